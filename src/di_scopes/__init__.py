@@ -1,0 +1,62 @@
+"""Request scopes for dependency-injector: one instance per scope, torn down when the scope ends.
+
+``ContextLocalSingleton`` and ``ContextLocalResource`` are drop-in replacements for
+dependency-injector's providers of the same names. Their instances live in the current
+``scope()``: shared by everything resolved in it, threads and tasks of that scope included, and
+torn down in reverse creation order, with the scope's exception thrown in, when it ends.
+
+``IMPLEMENTATION`` tells which twin is in use: ``"cython"`` (compiled) or ``"python"``. Setting
+``DI_SCOPES_NO_EXTENSIONS=1`` before the import selects the pure-Python twin.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import warnings
+from typing import TYPE_CHECKING
+
+from ._common import DEFAULT_SCOPE_NAME, ScopeError
+
+__all__ = [
+    "ContextLocalResource",
+    "ContextLocalSingleton",
+    "DEFAULT_SCOPE_NAME",
+    "IMPLEMENTATION",
+    "Scope",
+    "ScopeError",
+    "current_scope",
+    "scope",
+]
+
+__version__ = "0.1.0"
+
+IMPLEMENTATION: str
+
+
+def _extensions_disabled() -> bool:
+    return os.environ.get("DI_SCOPES_NO_EXTENSIONS", "") not in ("", "0")
+
+
+if TYPE_CHECKING:
+    from ._scope_py import ContextLocalResource, ContextLocalSingleton, Scope, current_scope, scope
+
+    IMPLEMENTATION = "python"
+else:
+    IMPLEMENTATION = "python"
+    if not _extensions_disabled() and platform.python_implementation() == "CPython":
+        try:
+            from ._scope_c import ContextLocalResource, ContextLocalSingleton, Scope, current_scope, scope
+        except ImportError:  # not built: a pure install, or a build without a compiler
+            pass
+        except ValueError as error:  # built against a dependency-injector with another layout
+            warnings.warn(
+                f"di_scopes: the compiled twin does not match the installed dependency-injector "
+                f"({error}); using the pure-Python twin. Reinstall di-scopes to rebuild it.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        else:
+            IMPLEMENTATION = "cython"
+    if IMPLEMENTATION == "python":
+        from ._scope_py import ContextLocalResource, ContextLocalSingleton, Scope, current_scope, scope

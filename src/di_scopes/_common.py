@@ -1,0 +1,248 @@
+"""What both twins share: the error type, messages, and the cold paths around teardown.
+
+Nothing here runs on the per-resolve path; both ``_scope_py`` and ``_scope_c`` import it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import sys
+from typing import Any, Awaitable, Callable, Iterable, Sequence, Tuple, TypeVar
+
+if sys.version_info >= (3, 11):
+    from builtins import BaseExceptionGroup
+else:  # pragma: no cover - exercised on 3.10 only
+    from exceptiongroup import BaseExceptionGroup
+
+__all__ = ["ScopeError", "DEFAULT_SCOPE_NAME"]
+
+_R = TypeVar("_R")
+
+DEFAULT_SCOPE_NAME = "request"
+
+
+class ScopeError(RuntimeError):
+    """A scoped provider or a scope was used in a way that cannot work.
+
+    Raised when a scoped provider is resolved with no active scope, in a closed scope, or bound to
+    a scope name that is not active; when a scope is entered twice; and when a synchronous close
+    meets asynchronous resources. The message names the provider and says how to fix it.
+    """
+
+
+def describe(provider: Any) -> str:
+    """Name a provider the way a user recognises it: its class and what it provides."""
+    provides = provider.provides
+    name = getattr(provides, "__qualname__", None) or repr(provides)
+    return f"{type(provider).__name__}({name})"
+
+
+def check_scope_name(name: object) -> str:
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"a scope name must be a non-empty string, got {name!r}")
+    return name
+
+
+def check_exception(exc: object) -> None:
+    if exc is not None and not isinstance(exc, BaseException):
+        raise TypeError(
+            f"close() takes the exception that ended the scope, or None; got {exc!r}"
+        )
+
+
+# Messages -----------------------------------------------------------------------------------
+
+
+def no_scope_message(provider: Any) -> str:
+    return (
+        f"{describe(provider)} was resolved outside any scope. Resolve it inside "
+        "`with di_scopes.scope():` or `async with di_scopes.scope():` (the ASGI and WSGI "
+        "middlewares open one per request). Code running in another thread sees the scope only "
+        "if the thread runs in a copy of the caller's context (contextvars.copy_context().run, "
+        "asyncio.to_thread, anyio.to_thread.run_sync)."
+    )
+
+
+def scope_chain(scope: Any) -> str:
+    names = []
+    while scope is not None:
+        names.append(repr(scope.name))
+        scope = scope.parent
+    return " > ".join(names) if names else "none"
+
+
+def unknown_scope_message(provider: Any, name: str, current: Any) -> str:
+    return (
+        f"{describe(provider)} is bound to scope {name!r}, but the active scopes are "
+        f"{scope_chain(current)} (innermost first). Open `di_scopes.scope({name!r})` around this "
+        "code, or bind the provider to a scope that is active with .in_scope(name)."
+    )
+
+
+def closed_scope_message(provider: Any, scope: Any) -> str:
+    return (
+        f"{describe(provider)} was resolved in scope {scope.name!r}, which is closed or closing. "
+        "A scope's instances are torn down when it exits: resolve inside the `with` block, or "
+        "open a new scope for work that outlives it (a background job gets its own "
+        "`@di_scopes.scope()`)."
+    )
+
+
+def circular_message(provider: Any) -> str:
+    return (
+        f"{describe(provider)} depends on itself: creating it resolved it again in the same "
+        "scope. Break the cycle in the container."
+    )
+
+
+def reentered_message(scope: Any) -> str:
+    return (
+        f"scope {scope.name!r} was already entered; a Scope object runs once. Call "
+        "di_scopes.scope() for each block (as a decorator it opens a fresh scope per call)."
+    )
+
+
+def no_loop_message(provider: Any) -> str:
+    return (
+        f"{describe(provider)} is asynchronous and was resolved outside a running event loop. "
+        "Await it from async code: `await container.provider()`."
+    )
+
+
+def didnt_yield_message(provider: Any) -> str:
+    return f"{describe(provider)}: the resource generator finished without yielding; it must yield once"
+
+
+def didnt_stop_message(provider: Any) -> str:
+    return f"{describe(provider)}: the resource generator yielded again at teardown; it must yield once"
+
+
+def closed_during_creation_message(provider: Any, scope: Any) -> str:
+    return (
+        f"{describe(provider)} finished creating after scope {scope.name!r} began closing; it "
+        "was torn down at once. Resolve it before the scope exits."
+    )
+
+
+def gc_open_message(scope: Any, providers: Iterable[Any]) -> str:
+    names = ", ".join(describe(p) for p in providers)
+    return (
+        f"scope {scope.name!r} was garbage-collected while open, with live resources: {names}. "
+        "Close scopes with `with`/`async with` or scope.close()/await scope.aclose()."
+    )
+
+
+def async_left_message(scope: Any, providers: Sequence[Any]) -> str:
+    names = ", ".join(describe(p) for p in providers)
+    return (
+        f"scope {scope.name!r} was closed synchronously but holds asynchronous resources, which "
+        f"were not torn down: {names}. Use `async with di_scopes.scope():` or "
+        "`await scope.aclose()` for scopes that create async resources."
+    )
+
+
+# Teardown outcome ---------------------------------------------------------------------------
+
+
+def add_note(exc: BaseException, note: str) -> None:
+    if sys.version_info >= (3, 11):
+        exc.add_note(note)
+    else:  # the exceptiongroup backport prints __notes__ on 3.10
+        notes = getattr(exc, "__notes__", None)
+        if notes is None:
+            exc.__notes__ = notes = []  # type: ignore[attr-defined]
+        notes.append(note)
+
+
+def report_teardown(
+    scope: Any,
+    exc: BaseException | None,
+    errors: Sequence[Tuple[Any, BaseException]],
+    async_left: Sequence[Any],
+) -> None:
+    """Make the outcome of a teardown visible.
+
+    With no scope exception, raise: a ``ScopeError`` when asynchronous resources were left open
+    (the teardown errors as its cause), else every teardown error together in one
+    ``BaseExceptionGroup``. With a scope exception, which the caller propagates, attach the
+    teardown errors to it as notes and return.
+    """
+    for provider, error in errors:
+        add_note(error, f"raised while tearing down {describe(provider)} at the end of scope {scope.name!r}")
+    if exc is None:
+        group = None
+        if errors:
+            count = len(errors)
+            group = BaseExceptionGroup(
+                f"{count} error{'s' if count > 1 else ''} while tearing down scope {scope.name!r}",
+                [error for _, error in errors],
+            )
+        try:
+            if async_left:
+                raise ScopeError(async_left_message(scope, async_left)) from group
+            if group is not None:
+                raise group
+        finally:
+            del group, errors  # no frame -> traceback -> frame cycle
+        return
+    for provider, error in errors:
+        add_note(exc, f"tearing down {describe(provider)} also raised {error!r}")
+    if async_left:
+        add_note(exc, async_left_message(scope, async_left))
+
+
+async def shielded(awaitable: Awaitable[_R]) -> Tuple[_R, BaseException | None]:
+    """Run ``awaitable`` to completion in its own task, however often the caller is cancelled.
+
+    Returns its result and the caller's cancellation, if one arrived, for the caller to raise
+    once it has finished its own work.
+    """
+    task = asyncio.ensure_future(awaitable)
+    cancelled = None
+    while True:
+        try:
+            return await asyncio.shield(task), cancelled
+        except asyncio.CancelledError as error:
+            if task.cancelled():
+                raise
+            cancelled = error
+
+
+class _Done:
+    """An awaitable that is already finished: what a no-op shutdown returns in async mode."""
+
+    __slots__ = ()
+
+    def __await__(self):  # type: ignore[no-untyped-def]
+        return iter(())
+
+
+DONE = _Done()
+
+
+def scoped_function(make_scope: Callable[[str], Any], name: str, func: Callable[..., Any]) -> Any:
+    """Wrap ``func`` so that each call runs in a fresh scope named ``name``."""
+    if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+        raise TypeError(
+            f"{func!r} is a generator function: a scope around it would close before the first "
+            "item. Open the scope inside the generator instead (`with di_scopes.scope():`)."
+        )
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def run_in_async_scope(*args: Any, **kwargs: Any) -> Any:
+            async with make_scope(name):
+                return await func(*args, **kwargs)
+
+        return run_in_async_scope
+    if not callable(func):
+        raise TypeError(f"a scope decorates a function; got {func!r}")
+
+    @functools.wraps(func)
+    def run_in_scope(*args: Any, **kwargs: Any) -> Any:
+        with make_scope(name):
+            return func(*args, **kwargs)
+
+    return run_in_scope

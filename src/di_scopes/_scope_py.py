@@ -1,0 +1,758 @@
+"""Scopes and scoped providers in pure Python: the twin of ``_scope_c.pyx``, and its typing source.
+
+A scope is one mutable object stored in one ContextVar when it is entered. Every resolve inside
+it, from any thread or task that runs in a copy of that context, finds the same object and its
+instance table; resolving never calls ``ContextVar.set``. A scope records what it created in
+creation order and tears it down in reverse when it ends, with the ending exception thrown in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import warnings
+from contextvars import ContextVar
+from inspect import isawaitable
+from threading import get_ident
+from types import AsyncGeneratorType, GeneratorType, TracebackType
+from typing import Any, Awaitable, Callable, Dict, Generic, List, Optional, Tuple, Type, TypeVar, Union, overload
+
+from anyio import to_thread
+from dependency_injector import providers
+
+from ._common import (
+    DEFAULT_SCOPE_NAME,
+    DONE,
+    ScopeError,
+    check_exception,
+    check_scope_name,
+    circular_message,
+    closed_during_creation_message,
+    closed_scope_message,
+    didnt_stop_message,
+    didnt_yield_message,
+    gc_open_message,
+    no_loop_message,
+    no_scope_message,
+    reentered_message,
+    report_teardown,
+    scoped_function,
+    shielded,
+    unknown_scope_message,
+)
+
+__all__ = [
+    "ContextLocalResource",
+    "ContextLocalSingleton",
+    "Scope",
+    "ScopeError",
+    "current_scope",
+    "scope",
+]
+
+_T = TypeVar("_T")
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+# Scope states.
+_NEW, _ACTIVE, _CLOSING, _CLOSED = 0, 1, 2, 3
+_STATE_NAMES = ("new", "active", "closing", "closed")
+
+# Teardown kinds; the async ones sort last.
+_GEN, _CM, _AGEN, _ACM = 0, 1, 2, 3
+_AWAIT = -1  # not a teardown kind: the object must be awaited before it is known
+
+# A teardown record: (kind, object, provider, id of the thread that created it).
+_Teardown = Tuple[int, Any, "_ScopedProvider[Any]", int]
+
+_current_scope: ContextVar[Optional["Scope"]] = ContextVar("di_scopes.current_scope", default=None)
+
+# Guards the instance tables and teardown lists of all scopes. Held only around dict and list
+# updates, never while user code runs.
+_lock = threading.Lock()
+
+
+class _Pending:
+    """An entry of a scope's instance table whose creation is in progress."""
+
+    __slots__ = ("owner", "event", "task")
+
+    def __init__(self, owner: Optional[int]) -> None:
+        self.owner = owner  # thread creating it, to tell a cycle from a race
+        self.event: Optional[threading.Event] = None  # made by the first thread that waits
+        self.task: Optional[asyncio.Task[Any]] = None  # set when the creation is asynchronous
+
+
+# Looked up like a pending entry, so one type test covers "absent" and "not ready".
+_MISSING = _Pending(None)
+
+
+class Scope:
+    """A unit of work that owns one instance of each scoped provider resolved inside it.
+
+    Enter it with ``with`` or ``async with`` (it nests in the current scope), or decorate a
+    function with it: each call then runs in a fresh scope of the same name. When it ends, what
+    it created is torn down in reverse creation order, with the ending exception thrown in.
+    """
+
+    __slots__ = ("_state", "_name", "_parent", "_instances", "_teardowns", "_token")
+
+    def __init__(self, name: str = DEFAULT_SCOPE_NAME) -> None:
+        self._state = _NEW
+        self._name = check_scope_name(name)
+        self._parent: Optional[Scope] = None
+        self._instances: Optional[Dict[Any, Any]] = None  # provider -> instance | _Pending
+        self._teardowns: Optional[List[_Teardown]] = None  # in creation order
+        self._token: Any = None
+
+    @property
+    def name(self) -> str:
+        """The scope's name; providers bound with ``.in_scope(name)`` resolve in it."""
+        return self._name
+
+    @property
+    def parent(self) -> Optional[Scope]:
+        """The scope that was current when this one was entered, or None."""
+        return self._parent
+
+    @property
+    def closed(self) -> bool:
+        """True once teardown has begun: nothing new can be created in the scope."""
+        return self._state >= _CLOSING
+
+    def __repr__(self) -> str:
+        return f"<Scope {self._name!r} {_STATE_NAMES[self._state]}>"
+
+    # Entering and leaving -------------------------------------------------------------------
+
+    def _activate(self) -> None:
+        if self._state != _NEW:
+            raise ScopeError(reentered_message(self))
+        self._parent = _current_scope.get()
+        self._token = _current_scope.set(self)
+        self._state = _ACTIVE
+
+    def _deactivate(self) -> None:
+        token, self._token = self._token, None
+        try:
+            _current_scope.reset(token)
+        except ValueError:  # left in another context than the one it was entered in
+            if _current_scope.get() is self:
+                _current_scope.set(self._parent)
+
+    def __enter__(self) -> Scope:
+        self._activate()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        try:
+            self.close(exc)
+        finally:
+            self._deactivate()
+
+    async def __aenter__(self) -> Scope:
+        self._activate()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        try:
+            await self.aclose(exc)
+        finally:
+            self._deactivate()
+
+    def __call__(self, func: _F) -> _F:
+        """Decorate a sync or async function: each call runs in a fresh scope of this name."""
+        return scoped_function(Scope, self._name, func)  # type: ignore[no-any-return]
+
+    # Creating -------------------------------------------------------------------------------
+
+    def _get_or_create(self, provider: _ScopedProvider[Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+        me = get_ident()
+        while True:
+            with _lock:
+                if self._state != _ACTIVE:
+                    raise ScopeError(closed_scope_message(provider, self))
+                instances = self._instances
+                if instances is None:
+                    instances = self._instances = {}
+                value = instances.get(provider, _MISSING)
+                if value is _MISSING:
+                    pending = instances[provider] = _Pending(me)
+                    break
+                if type(value) is not _Pending:
+                    return value
+                if value.task is not None:
+                    return asyncio.shield(value.task)
+                if value.owner == me:
+                    raise ScopeError(circular_message(provider))
+                if value.event is None:
+                    value.event = threading.Event()
+                event = value.event
+            event.wait()
+
+        try:
+            obj = provider._instantiate(args, kwargs)
+            kind, value = _enter(provider, obj)
+        except BaseException:
+            self._forget(provider, pending)
+            raise
+        if kind == _AWAIT:
+            return self._start_async(provider, obj, pending)
+        teardown = None if kind is None else (kind, obj, provider, me)
+        if not self._store(provider, pending, value, teardown):
+            if teardown is not None:
+                error = _exit_sync(kind, obj, None, provider)  # type: ignore[arg-type]
+                if error is not None:
+                    raise error
+            raise ScopeError(closed_during_creation_message(provider, self))
+        return value
+
+    def _store(self, provider: Any, pending: _Pending, value: Any, teardown: Optional[_Teardown]) -> bool:
+        """Publish a created instance; False when the scope began closing meanwhile."""
+        with _lock:
+            instances = self._instances
+            stored = self._state == _ACTIVE
+            if stored:
+                instances[provider] = value  # type: ignore[index]
+                if teardown is not None:
+                    if self._teardowns is None:
+                        self._teardowns = [teardown]
+                    else:
+                        self._teardowns.append(teardown)
+            elif instances is not None and instances.get(provider) is pending:
+                del instances[provider]
+        if pending.event is not None:
+            pending.event.set()
+        return stored
+
+    def _forget(self, provider: Any, pending: _Pending) -> None:
+        """Withdraw a failed creation, so that waiters and later resolves try again."""
+        with _lock:
+            instances = self._instances
+            if instances is not None and instances.get(provider) is pending:
+                del instances[provider]
+        if pending.event is not None:
+            pending.event.set()
+
+    def _start_async(self, provider: Any, obj: Any, pending: _Pending) -> Any:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._forget(provider, pending)
+            close = getattr(obj, "close", None)  # an un-awaited coroutine would warn
+            if close is not None:
+                close()
+            raise ScopeError(no_loop_message(provider)) from None
+        # Every awaiter gets its own shield, so one awaiter's cancellation cannot cancel the
+        # creation that the others share.
+        pending.task = loop.create_task(self._finish_async(provider, obj, pending))
+        return asyncio.shield(pending.task)
+
+    async def _finish_async(self, provider: Any, obj: Any, pending: _Pending) -> Any:
+        try:
+            kind, value = _AWAIT, obj
+            while kind == _AWAIT:
+                if type(obj) is AsyncGeneratorType:
+                    kind = _AGEN
+                    try:
+                        value = await obj.__anext__()
+                    except StopAsyncIteration:
+                        raise RuntimeError(didnt_yield_message(provider)) from None
+                elif provider._tears_down and _is_async_cm(type(obj)):
+                    kind = _ACM
+                    value = await obj.__aenter__()
+                else:
+                    obj = await obj
+                    kind, value = _enter(provider, obj)
+        except BaseException:
+            self._forget(provider, pending)
+            raise
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(value)
+        teardown = None if kind is None else (kind, obj, provider, get_ident())
+        if not self._store(provider, pending, done, teardown):
+            if teardown is not None:
+                error = await _exit_async(kind, obj, None, provider)  # type: ignore[arg-type]
+                if error is not None:
+                    raise error
+            raise ScopeError(closed_during_creation_message(provider, self))
+        return value
+
+    # Early teardown of one provider ---------------------------------------------------------
+
+    def _detach(self, provider: Any) -> Optional[_Teardown]:
+        """Drop ``provider``'s instance from this scope; return its teardown record, if any."""
+        with _lock:
+            instances = self._instances
+            if instances is None or type(instances.get(provider, _MISSING)) is _Pending:
+                return None
+            del instances[provider]
+            teardowns = self._teardowns
+            if teardowns:
+                for index in range(len(teardowns) - 1, -1, -1):
+                    if teardowns[index][2] is provider:
+                        return teardowns.pop(index)
+        return None
+
+    # Closing --------------------------------------------------------------------------------
+
+    def _begin_close(self) -> Optional[List[_Teardown]]:
+        with _lock:
+            if self._state >= _CLOSING:
+                return None
+            self._state = _CLOSING
+            teardowns, self._teardowns = self._teardowns, None
+        return teardowns or []
+
+    def _finish_close(self) -> None:
+        self._state = _CLOSED
+        self._instances = None
+
+    def close(self, exc: Optional[BaseException] = None) -> None:
+        """Tear down what the scope created, newest first, with ``exc`` thrown in.
+
+        ``exc`` is the exception that ended the scope, if any: it is thrown into generators and
+        passed to ``__exit__``, and not raised here; teardown errors are attached to it as notes.
+        Without it, teardown errors are raised together in a ``BaseExceptionGroup``.
+        Asynchronous resources cannot be closed here: the synchronous ones are torn down and a
+        ``ScopeError`` names the rest. Closing a closed scope does nothing.
+        """
+        check_exception(exc)
+        teardowns = self._begin_close()
+        if teardowns is None:
+            return
+        errors: List[Tuple[Any, BaseException]] = []
+        async_left = []
+        try:
+            for kind, obj, provider, _ in reversed(teardowns):
+                if kind >= _AGEN:
+                    async_left.append(provider)
+                    continue
+                error = _exit_sync(kind, obj, exc, provider)
+                if error is not None:
+                    errors.append((provider, error))
+        finally:
+            self._finish_close()
+        if errors or async_left:
+            report_teardown(self, exc, errors, async_left)
+
+    async def aclose(self, exc: Optional[BaseException] = None) -> None:
+        """Tear down what the scope created, newest first, with ``exc`` thrown in.
+
+        Like ``close()``, and it also closes asynchronous resources. Synchronous teardown of a
+        resource created in a worker thread runs in a worker thread, off the event loop. Once
+        begun, the teardown is shielded from cancellation: it finishes, then the cancellation is
+        raised.
+        """
+        check_exception(exc)
+        teardowns = self._begin_close()
+        if teardowns is None:
+            return
+        cancelled = None
+        try:
+            me = get_ident()
+            if any(kind >= _AGEN or thread != me for kind, _, _, thread in teardowns):
+                errors, cancelled = await shielded(_ateardown(teardowns, exc))
+            else:
+                errors = []
+                for kind, obj, provider, _ in reversed(teardowns):
+                    error = _exit_sync(kind, obj, exc, provider)
+                    if error is not None:
+                        errors.append((provider, error))
+        finally:
+            self._finish_close()
+        if cancelled is not None:
+            report_teardown(self, cancelled, errors, ())
+            raise cancelled
+        if errors:
+            report_teardown(self, exc, errors, ())
+
+    def __del__(self) -> None:
+        if self._state == _ACTIVE and self._teardowns:
+            warnings.warn(
+                gc_open_message(self, [provider for _, _, provider, _ in self._teardowns]),
+                ResourceWarning,
+                source=self,
+            )
+
+
+def _make(inner: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+    """Call the provider that makes an instance, and latch its async mode ourselves.
+
+    ``Provider.__call__`` would take a generator for a coroutine on Python < 3.12 and keep the
+    inner provider on dependency-injector's slow asynchronous path for good.
+    """
+    obj = inner._provide(args, kwargs)
+    if inner.is_async_mode_undefined():
+        if isawaitable(obj):
+            inner.enable_async_mode()
+        else:
+            inner.disable_async_mode()
+    return obj
+
+
+def _enter(provider: _ScopedProvider[Any], obj: Any) -> Tuple[Optional[int], Any]:
+    """Enter what ``provider`` created: return its teardown kind (None: nothing to tear down;
+    ``_AWAIT``: finish asynchronously) and the instance."""
+    if not provider._tears_down:
+        return (_AWAIT if isawaitable(obj) else None), obj
+    cls = type(obj)
+    if cls is GeneratorType:
+        try:
+            return _GEN, next(obj)
+        except StopIteration:
+            raise RuntimeError(didnt_yield_message(provider)) from None
+    if cls is AsyncGeneratorType:
+        return _AWAIT, obj
+    if hasattr(cls, "__enter__") and hasattr(cls, "__exit__"):
+        return _CM, obj.__enter__()
+    if _is_async_cm(cls) or isawaitable(obj):
+        return _AWAIT, obj
+    return None, obj
+
+
+def _is_async_cm(cls: type) -> bool:
+    return hasattr(cls, "__aenter__") and hasattr(cls, "__aexit__")
+
+
+def _is_own(error: BaseException, exc: Optional[BaseException]) -> bool:
+    """Whether ``error`` is the scope's exception coming back out of a teardown."""
+    return exc is not None and (error is exc or (isinstance(error, RuntimeError) and error.__cause__ is exc))
+
+
+def _exit_sync(kind: int, obj: Any, exc: Optional[BaseException], provider: Any) -> Optional[BaseException]:
+    """Run one synchronous teardown; return the error it raised, other than ``exc`` itself."""
+    try:
+        if kind == _GEN:
+            try:
+                if exc is None:
+                    next(obj)
+                else:
+                    obj.throw(exc)
+            except StopIteration:
+                return None
+            obj.close()
+            return RuntimeError(didnt_stop_message(provider))
+        if exc is None:
+            obj.__exit__(None, None, None)
+        else:
+            obj.__exit__(type(exc), exc, exc.__traceback__)
+        return None
+    except BaseException as error:
+        return None if _is_own(error, exc) else error
+
+
+async def _exit_async(kind: int, obj: Any, exc: Optional[BaseException], provider: Any) -> Optional[BaseException]:
+    """Run one asynchronous teardown; return the error it raised, other than ``exc`` itself."""
+    try:
+        if kind == _AGEN:
+            try:
+                if exc is None:
+                    await obj.__anext__()
+                else:
+                    await obj.athrow(exc)
+            except StopAsyncIteration:
+                return None
+            await obj.aclose()
+            return RuntimeError(didnt_stop_message(provider))
+        if exc is None:
+            await obj.__aexit__(None, None, None)
+        else:
+            await obj.__aexit__(type(exc), exc, exc.__traceback__)
+        return None
+    except BaseException as error:
+        return None if _is_own(error, exc) else error
+
+
+async def _ateardown(teardowns: List[_Teardown], exc: Optional[BaseException]) -> List[Tuple[Any, BaseException]]:
+    errors = []
+    me = get_ident()
+    for kind, obj, provider, thread in reversed(teardowns):
+        if kind >= _AGEN:
+            error = await _exit_async(kind, obj, exc, provider)
+        elif thread != me:  # created in a worker thread: its teardown may block
+            error = await to_thread.run_sync(_exit_sync, kind, obj, exc, provider)
+        else:
+            error = _exit_sync(kind, obj, exc, provider)
+        if error is not None:
+            errors.append((provider, error))
+    return errors
+
+
+def _named_scope(scope: Optional[Scope], name: str) -> Optional[Scope]:
+    while scope is not None and scope._name != name:
+        scope = scope._parent
+    return scope
+
+
+class _ScopedProvider(providers.Provider[_T]):  # type: ignore[misc]
+    """What the two scoped providers share: scope binding, lookup, copying, injections."""
+
+    _inner_type: Any = providers.Callable
+    _tears_down = True
+
+    def __init__(self, provides: Optional[Any] = None, *args: Any, **kwargs: Any) -> None:
+        self._inner = self._inner_type(provides, *args, **kwargs)
+        self._packer: Any = None
+        self._scope_name: Optional[str] = None
+        super().__init__()
+
+    # Scope binding --------------------------------------------------------------------------
+
+    def in_scope(self, name: str) -> Any:
+        """Bind to the innermost active scope called ``name`` instead of the innermost scope.
+
+        Returns the provider, so it chains in a container body:
+        ``connection = ContextLocalResource(open_connection).in_scope("websocket")``.
+        """
+        self._scope_name = check_scope_name(name)
+        return self
+
+    @property
+    def scope_name(self) -> Optional[str]:
+        """The scope name bound with ``in_scope()``, or None for the innermost scope."""
+        return self._scope_name
+
+    def _scope(self) -> Scope:
+        scope = _current_scope.get()
+        if self._scope_name is not None:
+            named = _named_scope(scope, self._scope_name)
+            if named is None:
+                if scope is None:
+                    raise ScopeError(no_scope_message(self))
+                raise ScopeError(unknown_scope_message(self, self._scope_name, scope))
+            return named
+        if scope is None:
+            raise ScopeError(no_scope_message(self))
+        return scope
+
+    def _scope_or_none(self) -> Optional[Scope]:
+        scope = _current_scope.get()
+        if self._scope_name is not None:
+            return _named_scope(scope, self._scope_name)
+        return scope
+
+    def _provide(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+        scope = self._scope()
+        instances = scope._instances
+        if instances is not None:
+            value = instances.get(self, _MISSING)
+            if type(value) is not _Pending:
+                return value
+        return scope._get_or_create(self, args, kwargs)
+
+    def _instantiate(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+        """Make a new instance; an awaitable stands for one that async injections hold up."""
+        return _make(self._inner, args, kwargs)
+
+    def _current_value(self) -> Any:
+        scope = self._scope_or_none()
+        instances = None if scope is None else scope._instances
+        return _MISSING if instances is None else instances.get(self, _MISSING)
+
+    # dependency-injector's provider protocol ------------------------------------------------
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> Any:
+        copied = memo.get(id(self))
+        if copied is not None:
+            return copied
+        copied = type(self)()
+        memo[id(self)] = copied
+        copied._inner = providers.deepcopy(self._inner, memo)
+        copied._scope_name = self._scope_name
+        self._copy_overridings(copied, memo)
+        return copied
+
+    def __str__(self) -> str:
+        return providers.represent_provider(provider=self, provides=self.provides)  # type: ignore[no-any-return]
+
+    __repr__ = __str__
+
+    @property
+    def related(self) -> Any:
+        """Providers this one depends on: injections and overriding providers."""
+        yield from self._inner.related
+        yield from self.overridden
+
+    @property
+    def provides(self) -> Any:
+        """What the provider calls to create an instance."""
+        return self._inner.provides
+
+    def set_provides(self, provides: Any) -> Any:
+        self._inner.set_provides(provides)
+        self._packer = None
+        return self
+
+    @property
+    def args(self) -> Tuple[Any, ...]:
+        """Positional argument injections."""
+        return self._inner.args  # type: ignore[no-any-return]
+
+    def add_args(self, *args: Any) -> Any:
+        self._inner.add_args(*args)
+        self._packer = None
+        return self
+
+    def set_args(self, *args: Any) -> Any:
+        self._inner.set_args(*args)
+        self._packer = None
+        return self
+
+    def clear_args(self) -> Any:
+        self._inner.clear_args()
+        self._packer = None
+        return self
+
+    @property
+    def kwargs(self) -> Dict[str, Any]:
+        """Keyword argument injections."""
+        return self._inner.kwargs  # type: ignore[no-any-return]
+
+    def add_kwargs(self, **kwargs: Any) -> Any:
+        self._inner.add_kwargs(**kwargs)
+        self._packer = None
+        return self
+
+    def set_kwargs(self, **kwargs: Any) -> Any:
+        self._inner.set_kwargs(**kwargs)
+        self._packer = None
+        return self
+
+    def clear_kwargs(self) -> Any:
+        self._inner.clear_kwargs()
+        self._packer = None
+        return self
+
+
+class ContextLocalSingleton(_ScopedProvider[_T]):
+    """One instance per scope, created like ``providers.Factory`` would; no teardown.
+
+    A drop-in for ``dependency_injector.providers.ContextLocalSingleton`` whose instance lives in
+    the current scope, so it is shared with threads and tasks of that scope and dropped when the
+    scope ends.
+    """
+
+    _inner_type = providers.Factory
+    _tears_down = False
+
+    @property
+    def attributes(self) -> Dict[str, Any]:
+        """Attribute injections."""
+        return self._inner.attributes  # type: ignore[no-any-return]
+
+    def add_attributes(self, **kwargs: Any) -> Any:
+        self._inner.add_attributes(**kwargs)
+        return self
+
+    def set_attributes(self, **kwargs: Any) -> Any:
+        self._inner.set_attributes(**kwargs)
+        return self
+
+    def clear_attributes(self) -> Any:
+        self._inner.clear_attributes()
+        return self
+
+    def reset(self) -> Any:
+        """Drop the current scope's instance; the next resolve creates a new one."""
+        scope = self._scope_or_none()
+        if scope is not None:
+            scope._detach(self)
+        return providers.SingletonResetContext(self)
+
+    def full_reset(self) -> Any:
+        """Reset this provider and every scoped or d-i singleton it depends on."""
+        self.reset()
+        for provider in self.traverse():
+            if isinstance(provider, (ContextLocalSingleton, providers.BaseSingleton)):
+                provider.reset()
+        return providers.SingletonFullResetContext(self)
+
+
+class ContextLocalResource(_ScopedProvider[_T]):
+    """One instance per scope, torn down when the scope ends.
+
+    ``provides`` is a generator function, an async generator function, a callable returning a
+    context manager or an async context manager, or a plain callable (no teardown). A drop-in for
+    ``dependency_injector.providers.ContextLocalResource``; teardown is driven by the scope and
+    sees the exception that ended it.
+    """
+
+    def _instantiate(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+        # dependency-injector resolves the injections (into _pack) and we call ``provides``:
+        # on Python < 3.12 dependency-injector takes a generator for a coroutine and would
+        # run it as a task once an injection is asynchronous.
+        packer = self._packer
+        if packer is None:
+            packer = self._packer = providers.Callable(_pack, *self._inner.args, **self._inner.kwargs)
+        packed = _make(packer, args, kwargs)
+        if isawaitable(packed):
+            return _call_when_ready(self._inner.provides, packed)
+        return self._inner.provides(*packed[0], **packed[1])
+
+    @property
+    def initialized(self) -> bool:
+        """Whether the current scope holds an instance."""
+        return type(self._current_value()) is not _Pending
+
+    def init(self) -> Any:
+        """Resolve the resource in the current scope (``await`` it if it is asynchronous)."""
+        return self()
+
+    def shutdown(self) -> Any:
+        """Tear down the current scope's instance now, as on success; the next resolve creates a
+        new one. Returns an awaitable when the provider is asynchronous."""
+        scope = self._scope_or_none()
+        teardown = None if scope is None else scope._detach(self)
+        if teardown is not None:
+            kind, obj, _, _ = teardown
+            if kind >= _AGEN:
+                return _raise_if_error(_exit_async(kind, obj, None, self))
+            error = _exit_sync(kind, obj, None, self)
+            if error is not None:
+                raise error
+        return DONE if self.is_async_mode_enabled() else None
+
+
+def _pack(*args: Any, **kwargs: Any) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
+    return args, kwargs
+
+
+async def _call_when_ready(provides: Callable[..., Any], packed: Awaitable[Any]) -> Any:
+    args, kwargs = await packed
+    return provides(*args, **kwargs)
+
+
+async def _raise_if_error(teardown: Awaitable[Optional[BaseException]]) -> None:
+    error = await teardown
+    if error is not None:
+        raise error
+
+
+def current_scope() -> Optional[Scope]:
+    """The innermost active scope, or None."""
+    return _current_scope.get()
+
+
+@overload
+def scope(name: str = DEFAULT_SCOPE_NAME) -> Scope: ...
+@overload
+def scope(name: _F) -> _F: ...
+def scope(name: Union[str, _F] = DEFAULT_SCOPE_NAME) -> Union[Scope, _F]:
+    """A new scope named ``name``, nested in the current one when entered.
+
+    Use it as ``with scope():``, ``async with scope():``, or as a decorator (``@scope()``,
+    ``@scope("job")`` or bare ``@scope``): each call of the decorated function runs in a fresh scope.
+    """
+    if callable(name):
+        return scoped_function(Scope, DEFAULT_SCOPE_NAME, name)  # type: ignore[no-any-return]
+    return Scope(name)

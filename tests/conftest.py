@@ -1,0 +1,51 @@
+"""Every behavioural test runs against both twins, each imported directly.
+
+The ``impl`` fixture hands a test the module of one twin. The compiled half imports
+``di_scopes._scope_c`` itself: if the extension was not built, those tests error instead of
+quietly testing the pure twin twice. ``--no-c-extensions`` deselects the compiled half.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import pytest
+
+TWINS = ("c", "py")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--no-c-extensions",
+        action="store_true",
+        default=False,
+        help="test only the pure-Python twin (for installs without the compiled extension)",
+    )
+
+
+def c_extensions_expected(config: pytest.Config) -> bool:
+    return not config.getoption("--no-c-extensions") and os.environ.get(
+        "DI_SCOPES_NO_EXTENSIONS", ""
+    ) in ("", "0")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    if c_extensions_expected(config):
+        return
+    selected, deselected = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("impl") == "c":
+            deselected.append(item)
+        else:
+            selected.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
+@pytest.fixture(scope="session", params=TWINS)
+def impl(request: pytest.FixtureRequest):
+    """The module of one twin: ``di_scopes._scope_c`` or ``di_scopes._scope_py``."""
+    return importlib.import_module(f"di_scopes._scope_{request.param}")
