@@ -744,6 +744,8 @@ cdef class _ScopedProvider(Provider):
     # dependency-injector's provider protocol ------------------------------------------------
 
     def __deepcopy__(self, memo):
+        if memo is None:
+            memo = {}
         copied = memo.get(id(self))
         if copied is not None:
             return copied

@@ -15,7 +15,23 @@ from contextvars import ContextVar
 from inspect import isawaitable
 from threading import get_ident
 from types import AsyncGeneratorType, GeneratorType, TracebackType
-from typing import Any, Awaitable, Callable, Dict, Generic, List, Optional, Tuple, Type, TypeVar, Union, overload
+from typing import (
+    Any,
+    AsyncContextManager,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    ContextManager,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+    overload,
+)
 
 from anyio import to_thread
 from dependency_injector import providers
@@ -52,6 +68,7 @@ __all__ = [
 
 _T = TypeVar("_T")
 _F = TypeVar("_F", bound=Callable[..., Any])
+_P = TypeVar("_P", bound="_ScopedProvider[Any]")
 
 # Scope states.
 _NEW, _ACTIVE, _CLOSING, _CLOSED = 0, 1, 2, 3
@@ -258,8 +275,9 @@ class Scope:
         return asyncio.shield(pending.task)
 
     async def _finish_async(self, provider: Any, obj: Any, pending: _Pending) -> Any:
+        kind: Optional[int] = _AWAIT
+        value = obj
         try:
-            kind, value = _AWAIT, obj
             while kind == _AWAIT:
                 if type(obj) is AsyncGeneratorType:
                     kind = _AGEN
@@ -281,7 +299,7 @@ class Scope:
         teardown = None if kind is None else (kind, obj, provider, get_ident())
         if not self._store(provider, pending, done, teardown):
             if teardown is not None:
-                error = await _exit_async(kind, obj, None, provider)  # type: ignore[arg-type]
+                error = await _exit_async(teardown[0], obj, None, provider)
                 if error is not None:
                     raise error
             raise ScopeError(closed_during_creation_message(provider, self))
@@ -494,7 +512,7 @@ def _named_scope(scope: Optional[Scope], name: str) -> Optional[Scope]:
     return scope
 
 
-class _ScopedProvider(providers.Provider[_T]):  # type: ignore[misc]
+class _ScopedProvider(providers.Provider[_T]):
     """What the two scoped providers share: scope binding, lookup, copying, injections."""
 
     _inner_type: Any = providers.Callable
@@ -508,7 +526,7 @@ class _ScopedProvider(providers.Provider[_T]):  # type: ignore[misc]
 
     # Scope binding --------------------------------------------------------------------------
 
-    def in_scope(self, name: str) -> Any:
+    def in_scope(self: _P, name: str) -> _P:
         """Bind to the innermost active scope called ``name`` instead of the innermost scope.
 
         Returns the provider, so it chains in a container body:
@@ -561,7 +579,9 @@ class _ScopedProvider(providers.Provider[_T]):  # type: ignore[misc]
 
     # dependency-injector's provider protocol ------------------------------------------------
 
-    def __deepcopy__(self, memo: Dict[int, Any]) -> Any:
+    def __deepcopy__(self, memo: Optional[Dict[Any, Any]]) -> Any:
+        if memo is None:
+            memo = {}
         copied = memo.get(id(self))
         if copied is not None:
             return copied
@@ -573,7 +593,7 @@ class _ScopedProvider(providers.Provider[_T]):  # type: ignore[misc]
         return copied
 
     def __str__(self) -> str:
-        return providers.represent_provider(provider=self, provides=self.provides)  # type: ignore[no-any-return]
+        return providers.represent_provider(provider=self, provides=self.provides)
 
     __repr__ = __str__
 
@@ -588,7 +608,7 @@ class _ScopedProvider(providers.Provider[_T]):  # type: ignore[misc]
         """What the provider calls to create an instance."""
         return self._inner.provides
 
-    def set_provides(self, provides: Any) -> Any:
+    def set_provides(self: _P, provides: Any) -> _P:
         self._inner.set_provides(provides)
         self._packer = None
         return self
@@ -598,17 +618,17 @@ class _ScopedProvider(providers.Provider[_T]):  # type: ignore[misc]
         """Positional argument injections."""
         return self._inner.args  # type: ignore[no-any-return]
 
-    def add_args(self, *args: Any) -> Any:
+    def add_args(self: _P, *args: Any) -> _P:
         self._inner.add_args(*args)
         self._packer = None
         return self
 
-    def set_args(self, *args: Any) -> Any:
+    def set_args(self: _P, *args: Any) -> _P:
         self._inner.set_args(*args)
         self._packer = None
         return self
 
-    def clear_args(self) -> Any:
+    def clear_args(self: _P) -> _P:
         self._inner.clear_args()
         self._packer = None
         return self
@@ -618,17 +638,17 @@ class _ScopedProvider(providers.Provider[_T]):  # type: ignore[misc]
         """Keyword argument injections."""
         return self._inner.kwargs  # type: ignore[no-any-return]
 
-    def add_kwargs(self, **kwargs: Any) -> Any:
+    def add_kwargs(self: _P, **kwargs: Any) -> _P:
         self._inner.add_kwargs(**kwargs)
         self._packer = None
         return self
 
-    def set_kwargs(self, **kwargs: Any) -> Any:
+    def set_kwargs(self: _P, **kwargs: Any) -> _P:
         self._inner.set_kwargs(**kwargs)
         self._packer = None
         return self
 
-    def clear_kwargs(self) -> Any:
+    def clear_kwargs(self: _P) -> _P:
         self._inner.clear_kwargs()
         self._packer = None
         return self
@@ -645,20 +665,23 @@ class ContextLocalSingleton(_ScopedProvider[_T]):
     _inner_type = providers.Factory
     _tears_down = False
 
+    def __init__(self, provides: Optional[Callable[..., _T]] = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(provides, *args, **kwargs)
+
     @property
     def attributes(self) -> Dict[str, Any]:
         """Attribute injections."""
         return self._inner.attributes  # type: ignore[no-any-return]
 
-    def add_attributes(self, **kwargs: Any) -> Any:
+    def add_attributes(self: _P, **kwargs: Any) -> _P:
         self._inner.add_attributes(**kwargs)
         return self
 
-    def set_attributes(self, **kwargs: Any) -> Any:
+    def set_attributes(self: _P, **kwargs: Any) -> _P:
         self._inner.set_attributes(**kwargs)
         return self
 
-    def clear_attributes(self) -> Any:
+    def clear_attributes(self: _P) -> _P:
         self._inner.clear_attributes()
         return self
 
@@ -672,6 +695,7 @@ class ContextLocalSingleton(_ScopedProvider[_T]):
     def full_reset(self) -> Any:
         """Reset this provider and every scoped or d-i singleton it depends on."""
         self.reset()
+        provider: Any
         for provider in self.traverse():
             if isinstance(provider, (ContextLocalSingleton, providers.BaseSingleton)):
                 provider.reset()
@@ -686,6 +710,21 @@ class ContextLocalResource(_ScopedProvider[_T]):
     ``dependency_injector.providers.ContextLocalResource``; teardown is driven by the scope and
     sees the exception that ended it.
     """
+
+    @overload
+    def __init__(self, provides: Optional[Callable[..., Iterator[_T]]] = None, *args: Any, **kwargs: Any) -> None: ...
+    @overload
+    def __init__(self, provides: Optional[Callable[..., AsyncIterator[_T]]] = None, *args: Any, **kwargs: Any) -> None: ...
+    @overload
+    def __init__(self, provides: Optional[Callable[..., ContextManager[_T]]] = None, *args: Any, **kwargs: Any) -> None: ...
+    @overload
+    def __init__(self, provides: Optional[Callable[..., AsyncContextManager[_T]]] = None, *args: Any, **kwargs: Any) -> None: ...
+    @overload
+    def __init__(self, provides: Optional[Callable[..., Awaitable[_T]]] = None, *args: Any, **kwargs: Any) -> None: ...
+    @overload
+    def __init__(self, provides: Optional[Callable[..., _T]] = None, *args: Any, **kwargs: Any) -> None: ...
+    def __init__(self, provides: Optional[Any] = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(provides, *args, **kwargs)
 
     def _instantiate(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
         # dependency-injector resolves the injections (into _pack) and we call ``provides``:

@@ -1,0 +1,49 @@
+"""User-style code that mypy --strict must accept (run by tests/test_typing.py)."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from dependency_injector import containers, providers
+
+import di_scopes
+
+
+class Session:
+    def commit(self) -> None: ...
+
+
+def get_session(url: str) -> Iterator[Session]:
+    yield Session()
+
+
+class Container(containers.DeclarativeContainer):
+    url = providers.Object("sqlite://")
+    session: di_scopes.ContextLocalResource[Session] = di_scopes.ContextLocalResource(get_session, url)
+    connection = di_scopes.ContextLocalResource(get_session, url).in_scope("websocket")
+    per_request = di_scopes.ContextLocalSingleton(Session).add_attributes(name="x")
+
+
+@di_scopes.scope("job")
+def job(n: int) -> int:
+    return n
+
+
+async def handler() -> str:
+    async with di_scopes.scope() as scope:
+        assert scope.name == "request"
+    return di_scopes.IMPLEMENTATION
+
+
+def main() -> None:
+    container = Container()
+    with di_scopes.scope("request") as scope:
+        current = di_scopes.current_scope()
+        assert current is scope and scope.parent is None
+        container.session().commit()
+    scope.close(None)
+    assert job(1) == 1
+    try:
+        container.session()
+    except di_scopes.ScopeError as error:
+        print(error)
