@@ -126,10 +126,10 @@ def closed_during_creation_message(provider: Any, scope: Any) -> str:
     )
 
 
-def gc_open_message(scope: Any, providers: Iterable[Any]) -> str:
+def gc_open_message(scope_name: str, providers: Iterable[Any]) -> str:
     names = ", ".join(describe(p) for p in providers)
     return (
-        f"scope {scope.name!r} was garbage-collected while open, with live resources: {names}. "
+        f"scope {scope_name!r} was garbage-collected while open, with live resources: {names}. "
         "Close scopes with `with`/`async with` or scope.close()/await scope.aclose()."
     )
 

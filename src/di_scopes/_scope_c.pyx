@@ -5,11 +5,16 @@ The structure follows the pure twin function by function; a comment names the co
 the shape differs. The resolve path (ContextVar lookup, instance lookup, async-mode rules) and
 the teardown loop run in C. Generators are driven with ``PyIter_Send``, so neither entering nor
 leaving a generator resource raises ``StopIteration``.
+
+Shared state (a scope's instance table and teardown list) is only touched inside
+``critical_section`` blocks that call no Python code and allocate no tracked objects: with the GIL
+they cannot be interleaved, and on a free-threaded build the critical section locks the scope.
 """
 
 cimport cython
-from cpython.contextvars cimport PyContextVar_Reset, PyContextVar_Set, get_value
-from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
+from cpython.contextvars cimport PyContextVar_Set, get_value
+from cpython.exc cimport PyErr_Clear, PyErr_ExceptionMatches
+from cpython.object cimport PyObject
 from cpython.ref cimport Py_XDECREF
 from dependency_injector.providers cimport Provider
 
@@ -18,7 +23,7 @@ import threading
 import warnings
 from contextvars import ContextVar
 from inspect import isawaitable
-from types import AsyncGeneratorType, GeneratorType
+from types import AsyncGeneratorType
 
 from anyio import to_thread
 from dependency_injector import providers
@@ -55,8 +60,8 @@ __all__ = [
 
 
 cdef extern from "Python.h":
-    PyObject* PyDict_GetItem(object mapping, object key)  # borrowed, NULL when absent
     int PyIter_Send(object iterator, object arg, PyObject** presult) except -1
+    int PyContextVar_Reset(object var, object token)  # checked by hand
     bint PyGen_CheckExact(object obj)
     bint PyCoro_CheckExact(object obj)
     unsigned long PyThread_get_thread_ident()
@@ -81,8 +86,7 @@ cdef enum:
 
 _STATE_NAMES = ("new", "active", "closing", "closed")
 
-# Teardown kinds; the async ones sort last.  NO_TEARDOWN stands for the pure twin's None.
-# What Scope._get_or_create's locked look-up found (the pure twin branches inside the lock).
+# What Scope._get_or_create's guarded look-up found (the pure twin branches inside its lock).
 cdef enum:
     FOUND_NOTHING
     FOUND_VALUE
@@ -91,6 +95,7 @@ cdef enum:
     FOUND_CYCLE
     FOUND_CLOSED
 
+# Teardown kinds; the async ones sort last.  NO_TEARDOWN stands for the pure twin's None.
 cdef enum:
     GEN = 0
     CM = 1
@@ -101,55 +106,62 @@ cdef enum:
 
 
 cdef object _current_scope = ContextVar("di_scopes.current_scope", default=None)
-
-# Guards the instance tables and teardown lists of all scopes. Held only around dict and list
-# updates, never while user code runs (a GIL switch inside a finalizer must not let two threads
-# both start the same creation).
-cdef cython.pymutex _lock
-
 cdef object _Future = asyncio.Future
 cdef object _shield = asyncio.shield
+cdef object _is_provider = providers.is_provider
+cdef object _is_delegated = providers.is_delegated
+
+
+# States of an entry.
+cdef enum:
+    PENDING = 0
+    READY = 1
 
 
 @cython.final
-@cython.freelist(8)
+@cython.freelist(16)
 @cython.auto_pickle(False)
-cdef class _Pending:
-    """An entry of a scope's instance table whose creation is in progress."""
+cdef class _Entry:
+    """One provider's place in a scope: its creation in progress, then its instance and teardown.
 
-    cdef unsigned long owner  # thread creating it, to tell a cycle from a race; 0: none
-    cdef object event  # made by the first thread that waits
+    The pure twin keeps a dict of instances (with _Pending markers for creations in progress) and
+    a list of teardown tuples; one object and a short list scan cost less here than a dict.
+    """
+
+    cdef _ScopedProvider provider
+    cdef int state  # PENDING, then READY
+    cdef object value
+    cdef int kind  # teardown kind, or NO_TEARDOWN
+    cdef object obj  # what to tear down
+    cdef unsigned long thread  # the thread that creates it
+    cdef object event  # made by the first thread that waits for a pending creation
     cdef object task  # set when the creation is asynchronous
 
-    def __cinit__(self, unsigned long owner):
-        self.owner = owner
-
-
-# Looked up like a pending entry, so one type test covers "absent" and "not ready".
-cdef _Pending _MISSING = _Pending(0)
 
 cdef list _NOTHING = []  # what a scope with nothing to tear down tears down; never modified
 
 
-@cython.final
-@cython.freelist(8)
-@cython.auto_pickle(False)
-cdef class _Teardown:
-    """What a scope must undo; the pure twin uses a tuple (kind, obj, provider, thread)."""
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline _Entry _find(list entries, provider):
+    cdef Py_ssize_t index
+    cdef _Entry entry
+    for index in range(len(entries)):
+        entry = <_Entry>entries[index]
+        if entry.provider is provider:
+            return entry
+    return None
 
-    cdef int kind
-    cdef object obj
-    cdef _ScopedProvider provider
-    cdef unsigned long thread
 
-
-cdef inline _Teardown _teardown(int kind, object obj, _ScopedProvider provider, unsigned long thread):
-    cdef _Teardown teardown = _Teardown.__new__(_Teardown)
-    teardown.kind = kind
-    teardown.obj = obj
-    teardown.provider = provider
-    teardown.thread = thread
-    return teardown
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline void _remove(list entries, _Entry entry) noexcept:
+    """Take ``entry`` out of ``entries``; the caller holds a reference to it."""
+    cdef Py_ssize_t index
+    for index in range(len(entries)):
+        if entries[index] is entry:
+            del entries[index]
+            return
 
 
 cdef inline Scope _get_current():
@@ -157,6 +169,7 @@ cdef inline Scope _get_current():
 
 
 @cython.final
+@cython.freelist(16)
 @cython.auto_pickle(False)
 cdef class Scope:
     """A unit of work that owns one instance of each scoped provider resolved inside it.
@@ -169,8 +182,7 @@ cdef class Scope:
     cdef int _state
     cdef str _name
     cdef Scope _parent
-    cdef dict _instances  # provider -> instance | _Pending
-    cdef list _teardowns  # of _Teardown, in creation order
+    cdef list _entries  # of _Entry: ready ones in creation order; the pure twin's two tables
     cdef object _token
 
     def __init__(self, name=DEFAULT_SCOPE_NAME):
@@ -207,9 +219,10 @@ cdef class Scope:
     cdef int _deactivate(self) except -1:
         token = self._token
         self._token = None
-        try:
-            PyContextVar_Reset(_current_scope, token)
-        except ValueError:  # left in another context than the one it was entered in
+        if PyContextVar_Reset(_current_scope, token) < 0:
+            if not PyErr_ExceptionMatches(ValueError):
+                return -1
+            PyErr_Clear()  # left in another context than the one it was entered in
             if _get_current() is self:
                 PyContextVar_Set(_current_scope, self._parent)
         return 0
@@ -242,39 +255,38 @@ cdef class Scope:
 
     cdef object _get_or_create(self, _ScopedProvider provider, tuple args, dict kwargs):
         cdef unsigned long me = PyThread_get_thread_ident()
-        cdef PyObject* found
-        cdef _Pending pending = None
-        cdef _Pending entry
-        cdef int outcome  # what the locked look-up found
+        cdef _Entry entry
+        cdef int outcome
         cdef int kind
+        cdef _Entry mine = _Entry.__new__(_Entry)  # allocated before the guarded blocks
+        mine.provider = provider
+        mine.thread = me
+        if self._entries is None:
+            entries = []
+            with cython.critical_section(self):
+                if self._entries is None:
+                    self._entries = entries
         while True:
             value = None
-            with _lock:
+            with cython.critical_section(self):
                 if self._state != ACTIVE:
                     outcome = FOUND_CLOSED
                 else:
-                    if self._instances is None:
-                        self._instances = {}
-                    found = PyDict_GetItem(self._instances, provider)
-                    if found is NULL:
-                        pending = _Pending.__new__(_Pending, me)
-                        self._instances[provider] = pending
+                    entry = _find(self._entries, provider)
+                    if entry is None:
+                        self._entries.append(mine)
                         outcome = FOUND_NOTHING
-                    elif Py_TYPE(<object>found) is not <PyTypeObject*>_Pending:
-                        value = <object>found
+                    elif entry.state == READY:
+                        value = entry.value
                         outcome = FOUND_VALUE
+                    elif entry.task is not None:
+                        value = entry.task
+                        outcome = FOUND_TASK
+                    elif entry.thread == me:
+                        outcome = FOUND_CYCLE
                     else:
-                        entry = <_Pending>found
-                        if entry.task is not None:
-                            value = entry.task
-                            outcome = FOUND_TASK
-                        elif entry.owner == me:
-                            outcome = FOUND_CYCLE
-                        else:
-                            if entry.event is None:
-                                entry.event = threading.Event()
-                            value = entry.event
-                            outcome = FOUND_RACE
+                        value = entry
+                        outcome = FOUND_RACE
             if outcome == FOUND_NOTHING:
                 break
             if outcome == FOUND_VALUE:
@@ -285,67 +297,66 @@ cdef class Scope:
                 raise ScopeError(closed_scope_message(provider, self))
             if outcome == FOUND_CYCLE:
                 raise ScopeError(circular_message(provider))
-            value.wait()
+            _wait_for(<_Entry>value)
 
         try:
             obj = provider._instantiate(args, kwargs)
             value = _enter(provider, obj, &kind)
         except BaseException:
-            self._forget(provider, pending)
+            self._forget(mine)
             raise
         if kind == AWAIT:
-            return self._start_async(provider, obj, pending)
-        teardown = None if kind == NO_TEARDOWN else _teardown(kind, obj, provider, me)
-        if not self._store(provider, pending, value, teardown):
-            if teardown is not None:
+            return self._start_async(provider, obj, mine)
+        mine.kind = kind
+        mine.value = value
+        if kind != NO_TEARDOWN:
+            mine.obj = obj
+        if not self._store(mine):
+            if kind != NO_TEARDOWN:
                 failure = _exit_sync(kind, obj, None, provider)
                 if failure is not None:
                     raise failure
             raise ScopeError(closed_during_creation_message(provider, self))
         return value
 
-    cdef bint _store(self, provider, _Pending pending, value, _Teardown teardown) except -1:
+    cdef bint _store(self, _Entry entry) except -1:
         """Publish a created instance; False when the scope began closing meanwhile."""
         cdef bint stored
-        with _lock:
+        with cython.critical_section(self):
             stored = self._state == ACTIVE
             if stored:
-                self._instances[provider] = value
-                if teardown is not None:
-                    if self._teardowns is None:
-                        self._teardowns = [teardown]
-                    else:
-                        self._teardowns.append(teardown)
-            elif self._instances is not None and PyDict_GetItem(self._instances, provider) == <PyObject*>pending:
-                del self._instances[provider]
-        if pending.event is not None:
-            pending.event.set()
+                entry.state = READY
+                if self._entries[len(self._entries) - 1] is not entry:
+                    _remove(self._entries, entry)  # ready entries keep their creation order
+                    self._entries.append(entry)
+        if entry.event is not None:
+            entry.event.set()
         return stored
 
-    cdef int _forget(self, provider, _Pending pending) except -1:
+    cdef int _forget(self, _Entry entry) except -1:
         """Withdraw a failed creation, so that waiters and later resolves try again."""
-        with _lock:
-            if self._instances is not None and PyDict_GetItem(self._instances, provider) == <PyObject*>pending:
-                del self._instances[provider]
-        if pending.event is not None:
-            pending.event.set()
+        with cython.critical_section(self):
+            if self._state == ACTIVE:
+                _remove(self._entries, entry)
+        if entry.event is not None:
+            entry.event.set()
         return 0
 
-    cdef object _start_async(self, _ScopedProvider provider, obj, _Pending pending):
+    cdef object _start_async(self, _ScopedProvider provider, obj, _Entry entry):
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            self._forget(provider, pending)
+            self._forget(entry)
             close = getattr(obj, "close", None)  # an un-awaited coroutine would warn
             if close is not None:
                 close()
             raise ScopeError(no_loop_message(provider)) from None
         # Every awaiter gets its own shield, so one awaiter's cancellation cannot cancel the
         # creation that the others share.
-        pending.task = loop.create_task(self._finish_async(provider, obj, pending))
-        return _shield(pending.task)
+        entry.task = loop.create_task(self._finish_async(provider, obj, entry))
+        return _shield(entry.task)
 
-    async def _finish_async(self, _ScopedProvider provider, obj, _Pending pending):
+    async def _finish_async(self, _ScopedProvider provider, obj, _Entry entry):
         cdef int kind = AWAIT
         value = obj
         try:
@@ -363,13 +374,17 @@ cdef class Scope:
                     obj = await obj
                     value = _enter(provider, obj, &kind)
         except BaseException:
-            self._forget(provider, pending)
+            self._forget(entry)
             raise
         done = asyncio.get_running_loop().create_future()
         done.set_result(value)
-        teardown = None if kind == NO_TEARDOWN else _teardown(kind, obj, provider, PyThread_get_thread_ident())
-        if not self._store(provider, pending, done, teardown):
-            if teardown is not None:
+        entry.kind = kind
+        entry.value = done
+        entry.thread = PyThread_get_thread_ident()
+        if kind != NO_TEARDOWN:
+            entry.obj = obj
+        if not self._store(entry):
+            if kind != NO_TEARDOWN:
                 failure = await _exit_async(kind, obj, None, provider)
                 if failure is not None:
                     raise failure
@@ -378,42 +393,36 @@ cdef class Scope:
 
     # Early teardown of one provider ---------------------------------------------------------
 
-    cdef _Teardown _detach(self, provider):
-        """Drop ``provider``'s instance from this scope; return its teardown record, if any."""
-        cdef PyObject* found
-        cdef Py_ssize_t index
-        cdef _Teardown teardown
-        with _lock:
-            if self._instances is None:
-                return None
-            found = PyDict_GetItem(self._instances, provider)
-            if found is NULL or Py_TYPE(<object>found) is <PyTypeObject*>_Pending:
-                return None
-            del self._instances[provider]
-            if self._teardowns:
-                for index in range(len(self._teardowns) - 1, -1, -1):
-                    teardown = <_Teardown>self._teardowns[index]
-                    if teardown.provider is provider:
-                        del self._teardowns[index]
-                        return teardown
-        return None
+    cdef _Entry _detach(self, provider):
+        """Drop ``provider``'s instance from this scope; return its entry, if it had one."""
+        cdef _Entry entry = None
+        with cython.critical_section(self):
+            if self._state == ACTIVE and self._entries is not None:
+                entry = _find(self._entries, provider)
+                if entry is not None:
+                    if entry.state == READY:
+                        _remove(self._entries, entry)
+                    else:
+                        entry = None
+        return entry
 
     # Closing --------------------------------------------------------------------------------
 
     cdef list _begin_close(self):
-        """Mark the scope closing; return what it must tear down, or None if it was closing."""
-        cdef list teardowns
-        with _lock:
+        """Mark the scope closing; return its entries, or None if it was closing already.
+
+        From here on the entry list only shrinks to nothing in _finish_close: creations that end
+        later leave their pending entries alone, and instances stay readable during teardown.
+        """
+        with cython.critical_section(self):
             if self._state >= CLOSING:
                 return None
             self._state = CLOSING
-            teardowns = self._teardowns
-            self._teardowns = None
-        return teardowns if teardowns is not None else _NOTHING
+        return self._entries if self._entries is not None else _NOTHING
 
     cdef inline void _finish_close(self) noexcept:
         self._state = CLOSED
-        self._instances = None
+        self._entries = None
 
     def close(self, exc=None):
         """Tear down what the scope created, newest first, with ``exc`` thrown in.
@@ -427,28 +436,32 @@ cdef class Scope:
         check_exception(exc)
         self._close(exc)
 
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
     cdef int _close(self, exc) except -1:
         """close() without the argument check, for __exit__."""
-        cdef _Teardown teardown
+        cdef _Entry entry
         cdef Py_ssize_t index
-        cdef list teardowns = self._begin_close()
-        if teardowns is None:
+        cdef list entries = self._begin_close()
+        if entries is None:
             return 0
         cdef list errors = None
         cdef list async_left = None
         try:
-            for index in range(len(teardowns) - 1, -1, -1):
-                teardown = <_Teardown>teardowns[index]
-                if teardown.kind >= AGEN:
+            for index in range(len(entries) - 1, -1, -1):
+                entry = <_Entry>entries[index]
+                if entry.state != READY or entry.kind == NO_TEARDOWN:
+                    continue
+                if entry.kind >= AGEN:
                     if async_left is None:
                         async_left = []
-                    async_left.append(teardown.provider)
+                    async_left.append(entry.provider)
                     continue
-                error = _exit_sync(teardown.kind, teardown.obj, exc, teardown.provider)
+                error = _exit_sync(entry.kind, entry.obj, exc, entry.provider)
                 if error is not None:
                     if errors is None:
                         errors = []
-                    errors.append((teardown.provider, error))
+                    errors.append((entry.provider, error))
         finally:
             self._finish_close()
         if errors is not None or async_left is not None:
@@ -463,29 +476,31 @@ cdef class Scope:
         begun, the teardown is shielded from cancellation: it finishes, then the cancellation is
         raised.
         """
-        cdef _Teardown teardown
+        cdef _Entry entry
         cdef Py_ssize_t index
         cdef unsigned long me = PyThread_get_thread_ident()
         cdef bint needs_await = False
         check_exception(exc)
-        cdef list teardowns = self._begin_close()
-        if teardowns is None:
+        cdef list entries = self._begin_close()
+        if entries is None:
             return
         cancelled = None
         errors = []
         try:
-            for teardown in teardowns:
-                if teardown.kind >= AGEN or teardown.thread != me:
+            for entry in entries:
+                if entry.state == READY and entry.kind != NO_TEARDOWN and (entry.kind >= AGEN or entry.thread != me):
                     needs_await = True
                     break
             if needs_await:
-                errors, cancelled = await shielded(_ateardown(teardowns, exc))
+                errors, cancelled = await shielded(_ateardown(entries, exc))
             else:
-                for index in range(len(teardowns) - 1, -1, -1):
-                    teardown = <_Teardown>teardowns[index]
-                    error = _exit_sync(teardown.kind, teardown.obj, exc, teardown.provider)
+                for index in range(len(entries) - 1, -1, -1):
+                    entry = <_Entry>entries[index]
+                    if entry.state != READY or entry.kind == NO_TEARDOWN:
+                        continue
+                    error = _exit_sync(entry.kind, entry.obj, exc, entry.provider)
                     if error is not None:
-                        errors.append((teardown.provider, error))
+                        errors.append((entry.provider, error))
         finally:
             self._finish_close()
         if cancelled is not None:
@@ -494,13 +509,30 @@ cdef class Scope:
         if errors:
             report_teardown(self, exc, errors, ())
 
-    def __del__(self):
-        if self._state == ACTIVE and self._teardowns:
-            warnings.warn(
-                gc_open_message(self, [(<_Teardown>t).provider for t in self._teardowns]),
-                ResourceWarning,
-                source=self,
-            )
+    def __dealloc__(self):
+        # The pure twin's __del__; a finalizer slot would cost every scope a call.
+        cdef _Entry entry
+        if self._state != ACTIVE or not self._entries:
+            return
+        live = [entry.provider for entry in self._entries if entry.state == READY and entry.kind != NO_TEARDOWN]
+        if live:
+            try:
+                warnings.warn(gc_open_message(self._name, live), ResourceWarning)
+            except Exception:  # interpreter shutdown, or warnings turned into errors
+                pass
+
+
+cdef int _wait_for(_Entry entry) except -1:
+    """Block until another thread's creation of ``entry`` ends."""
+    event = entry.event
+    if event is None:
+        event = threading.Event()  # made outside the guarded block: it runs Python code
+        with cython.critical_section(entry):
+            if entry.event is None:
+                entry.event = event
+        event = entry.event
+    event.wait()
+    return 0
 
 
 cdef object _make(Provider inner, tuple args, dict kwargs):
@@ -610,23 +642,23 @@ def _exit_sync_in_thread(int kind, obj, exc, provider):
     return _exit_sync(kind, obj, exc, provider)
 
 
-async def _ateardown(list teardowns, exc):
-    cdef _Teardown teardown
+async def _ateardown(list entries, exc):
+    cdef _Entry entry
     cdef Py_ssize_t index
     cdef unsigned long me = PyThread_get_thread_ident()
     errors = []
-    for index in range(len(teardowns) - 1, -1, -1):
-        teardown = <_Teardown>teardowns[index]
-        if teardown.kind >= AGEN:
-            error = await _exit_async(teardown.kind, teardown.obj, exc, teardown.provider)
-        elif teardown.thread != me:  # created in a worker thread: its teardown may block
-            error = await to_thread.run_sync(
-                _exit_sync_in_thread, teardown.kind, teardown.obj, exc, teardown.provider
-            )
+    for index in range(len(entries) - 1, -1, -1):
+        entry = <_Entry>entries[index]
+        if entry.state != READY or entry.kind == NO_TEARDOWN:
+            continue
+        if entry.kind >= AGEN:
+            error = await _exit_async(entry.kind, entry.obj, exc, entry.provider)
+        elif entry.thread != me:  # created in a worker thread: its teardown may block
+            error = await to_thread.run_sync(_exit_sync_in_thread, entry.kind, entry.obj, exc, entry.provider)
         else:
-            error = _exit_sync(teardown.kind, teardown.obj, exc, teardown.provider)
+            error = _exit_sync(entry.kind, entry.obj, exc, entry.provider)
         if error is not None:
-            errors.append((teardown.provider, error))
+            errors.append((entry.provider, error))
     return errors
 
 
@@ -645,8 +677,8 @@ cdef inline bint _is_future_or_coroutine(obj):
 cdef class _ScopedProvider(Provider):
     """What the two scoped providers share: scope binding, lookup, copying, injections."""
 
-    cdef object _inner  # the dependency-injector provider that makes an instance
-    cdef object _packer  # ContextLocalResource's injection resolver, made on first use
+    cdef object _inner  # the dependency-injector provider that holds provides and injections
+    cdef _Caller _caller  # ContextLocalResource's way of calling provides, made on first use
     cdef str _scope_name
     cdef bint _tears_down  # the pure twin's class attribute
 
@@ -657,19 +689,19 @@ cdef class _ScopedProvider(Provider):
         the first result latches async mode.
         """
         cdef Scope scope
-        cdef PyObject* value
+        cdef _Entry entry
         if self._last_overriding is None:
             scope = _get_current()
             if self._scope_name is not None:
                 scope = _named_scope(scope, self._scope_name)
-            if scope is not None and scope._instances is not None:
-                value = PyDict_GetItem(scope._instances, self)
-                if value is not NULL and Py_TYPE(<object>value) is not <PyTypeObject*>_Pending:
+            if scope is not None and scope._entries is not None:
+                entry = _find(scope._entries, self)
+                if entry is not None and entry.state == READY:
                     if self._async_mode == ASYNC_MODE_DISABLED:
-                        return <object>value
-                    if self._async_mode == ASYNC_MODE_ENABLED and isinstance(<object>value, _Future):
-                        return <object>value
-            result = self._provide(args, kwargs)
+                        return entry.value
+                    if self._async_mode == ASYNC_MODE_ENABLED and isinstance(entry.value, _Future):
+                        return entry.value
+            result = self._resolve(scope, args, kwargs)
         else:
             result = self._last_overriding(*args, **kwargs)
         if self._async_mode == ASYNC_MODE_DISABLED:
@@ -700,20 +732,6 @@ cdef class _ScopedProvider(Provider):
         """The scope name bound with ``in_scope()``, or None for the innermost scope."""
         return self._scope_name
 
-    cdef Scope _scope(self):
-        cdef Scope scope = _get_current()
-        cdef Scope named
-        if self._scope_name is not None:
-            named = _named_scope(scope, self._scope_name)
-            if named is None:
-                if scope is None:
-                    raise ScopeError(no_scope_message(self))
-                raise ScopeError(unknown_scope_message(self, self._scope_name, scope))
-            return named
-        if scope is None:
-            raise ScopeError(no_scope_message(self))
-        return scope
-
     cdef Scope _scope_or_none(self):
         cdef Scope scope = _get_current()
         if self._scope_name is not None:
@@ -721,25 +739,35 @@ cdef class _ScopedProvider(Provider):
         return scope
 
     cpdef object _provide(self, tuple args, dict kwargs):
-        cdef Scope scope = self._scope()
-        cdef PyObject* value
-        if scope._instances is not None:
-            value = PyDict_GetItem(scope._instances, self)
-            if value is not NULL and Py_TYPE(<object>value) is not <PyTypeObject*>_Pending:
-                return <object>value
+        return self._resolve(self._scope_or_none(), args, kwargs)
+
+    cdef object _resolve(self, Scope scope, tuple args, dict kwargs):
+        """_provide() for the scope this provider binds to (None: no such scope is active).
+        The pure twin looks the scope up in _scope()."""
+        cdef _Entry entry
+        if scope is None:
+            current = _get_current()
+            if self._scope_name is None or current is None:
+                raise ScopeError(no_scope_message(self))
+            raise ScopeError(unknown_scope_message(self, self._scope_name, current))
+        if scope._entries is not None:
+            entry = _find(scope._entries, self)
+            if entry is not None and entry.state == READY:
+                return entry.value
         return scope._get_or_create(self, args, kwargs)
 
     cdef object _instantiate(self, tuple args, dict kwargs):
         """Make a new instance; an awaitable stands for one that async injections hold up."""
         return _make(self._inner, args, kwargs)
 
-    cdef object _current_value(self):
+    cdef bint _has_instance(self):
+        """Whether the scope this provider binds to holds a created instance."""
         cdef Scope scope = self._scope_or_none()
-        cdef PyObject* value
-        if scope is None or scope._instances is None:
-            return _MISSING
-        value = PyDict_GetItem(scope._instances, self)
-        return _MISSING if value is NULL else <object>value
+        cdef _Entry entry
+        if scope is None or scope._entries is None:
+            return False
+        entry = _find(scope._entries, self)
+        return entry is not None and entry.state == READY
 
     # dependency-injector's provider protocol ------------------------------------------------
 
@@ -775,7 +803,7 @@ cdef class _ScopedProvider(Provider):
 
     def set_provides(self, provides):
         self._inner.set_provides(provides)
-        self._packer = None
+        self._caller = None
         return self
 
     @property
@@ -785,17 +813,17 @@ cdef class _ScopedProvider(Provider):
 
     def add_args(self, *args):
         self._inner.add_args(*args)
-        self._packer = None
+        self._caller = None
         return self
 
     def set_args(self, *args):
         self._inner.set_args(*args)
-        self._packer = None
+        self._caller = None
         return self
 
     def clear_args(self):
         self._inner.clear_args()
-        self._packer = None
+        self._caller = None
         return self
 
     @property
@@ -805,17 +833,17 @@ cdef class _ScopedProvider(Provider):
 
     def add_kwargs(self, **kwargs):
         self._inner.add_kwargs(**kwargs)
-        self._packer = None
+        self._caller = None
         return self
 
     def set_kwargs(self, **kwargs):
         self._inner.set_kwargs(**kwargs)
-        self._packer = None
+        self._caller = None
         return self
 
     def clear_kwargs(self):
         self._inner.clear_kwargs()
-        self._packer = None
+        self._caller = None
         return self
 
 
@@ -866,6 +894,79 @@ cdef class ContextLocalSingleton(_ScopedProvider):
         return providers.SingletonFullResetContext(self)
 
 
+@cython.final
+@cython.auto_pickle(False)
+cdef class _Caller:
+    """How a ContextLocalResource calls ``provides`` with its injections resolved.
+
+    dependency-injector's Callable would do it, but on Python < 3.12 it takes a generator for a
+    coroutine and runs it as a task once an injection is asynchronous; and resolving here skips
+    its generic machinery. Injections follow its rules: a provider is called, unless it is
+    delegated; call arguments come after injected ones. Call-time keyword arguments (rare for a
+    scoped provider) go through dependency-injector itself, for its ``name__attr`` forwarding.
+    """
+
+    cdef object provides
+    cdef tuple values  # positional injections
+    cdef tuple calls  # True where the positional injection is a provider to call
+    cdef tuple names  # keyword injections
+    cdef tuple named_values
+    cdef tuple named_calls
+    cdef Provider inner  # holds the latch "injections may be awaitable" in its async mode
+    cdef Provider packer  # dependency-injector's resolution, for call-time keyword arguments
+
+    def __cinit__(self, inner):
+        self.inner = <Provider?>inner
+        self.provides = inner.provides
+        self.values = inner.args
+        self.calls = tuple([_injects(value) for value in self.values])
+        named = inner.kwargs
+        self.names = tuple(named)
+        self.named_values = tuple(named.values())
+        self.named_calls = tuple([_injects(value) for value in self.named_values])
+
+    cdef object call(self, tuple args, dict kwargs):
+        cdef Py_ssize_t index
+        cdef list positional
+        cdef dict named
+        cdef bint check = self.inner._async_mode != ASYNC_MODE_DISABLED
+        cdef bint pending = False
+        if kwargs:
+            if self.packer is None:
+                self.packer = providers.Callable(_pack, *self.values, **dict(zip(self.names, self.named_values)))
+            packed = _make(self.packer, args, kwargs)
+            if _awaitable(packed):
+                return _call_when_ready(self.provides, packed)
+            return self.provides(*(<tuple>packed)[0], **(<tuple>packed)[1])
+        if not self.values and not self.names:
+            return self.provides(*args)
+        positional = list(self.values)
+        for index in range(len(positional)):
+            if self.calls[index] is True:
+                positional[index] = value = positional[index]()
+                if check and _awaitable(value):
+                    pending = True
+        if args:
+            positional.extend(args)
+        named = {}
+        for index in range(len(self.names)):
+            value = self.named_values[index]
+            if self.named_calls[index] is True:
+                value = value()
+                if check and _awaitable(value):
+                    pending = True
+            named[self.names[index]] = value
+        if self.inner._async_mode == ASYNC_MODE_UNDEFINED:
+            self.inner._async_mode = ASYNC_MODE_ENABLED if pending else ASYNC_MODE_DISABLED
+        if pending:
+            return _call_when_ready(self.provides, _await_injections(positional, named))
+        return self.provides(*positional, **named)
+
+
+cdef inline object _injects(value):
+    return bool(_is_provider(value) and not _is_delegated(value))
+
+
 @cython.auto_pickle(False)
 cdef class ContextLocalResource(_ScopedProvider):
     """One instance per scope, torn down when the scope ends.
@@ -882,20 +983,14 @@ cdef class ContextLocalResource(_ScopedProvider):
         Provider.__init__(self)
 
     cdef object _instantiate(self, tuple args, dict kwargs):
-        # dependency-injector resolves the injections (into _pack) and we call ``provides``:
-        # on Python < 3.12 dependency-injector takes a generator for a coroutine and would
-        # run it as a task once an injection is asynchronous.
-        if self._packer is None:
-            self._packer = providers.Callable(_pack, *self._inner.args, **self._inner.kwargs)
-        packed = _make(self._packer, args, kwargs)
-        if _awaitable(packed):
-            return _call_when_ready(self._inner.provides, packed)
-        return self._inner.provides(*(<tuple>packed)[0], **(<tuple>packed)[1])
+        if self._caller is None:
+            self._caller = _Caller(self._inner)
+        return self._caller.call(args, kwargs)
 
     @property
     def initialized(self):
         """Whether the current scope holds an instance."""
-        return type(self._current_value()) is not _Pending
+        return self._has_instance()
 
     def init(self):
         """Resolve the resource in the current scope (``await`` it if it is asynchronous)."""
@@ -905,17 +1000,29 @@ cdef class ContextLocalResource(_ScopedProvider):
         """Tear down the current scope's instance now, as on success; the next resolve creates a
         new one. Returns an awaitable when the provider is asynchronous."""
         cdef Scope scope = self._scope_or_none()
-        cdef _Teardown teardown = None if scope is None else scope._detach(self)
-        if teardown is not None:
-            if teardown.kind >= AGEN:
-                return _raise_if_error(_exit_async(teardown.kind, teardown.obj, None, self))
-            error = _exit_sync(teardown.kind, teardown.obj, None, self)
+        cdef _Entry entry = None if scope is None else scope._detach(self)
+        if entry is not None and entry.kind != NO_TEARDOWN:
+            if entry.kind >= AGEN:
+                return _raise_if_error(_exit_async(entry.kind, entry.obj, None, self))
+            error = _exit_sync(entry.kind, entry.obj, None, self)
             if error is not None:
                 raise error
         return DONE if self._async_mode == ASYNC_MODE_ENABLED else None
 
 
 def _pack(*args, **kwargs):
+    return args, kwargs
+
+
+async def _await_injections(list args, dict kwargs):
+    """Await the injections that are awaitable, together; return the arguments."""
+    names = [name for name, value in kwargs.items() if _awaitable(value)]
+    indexes = [index for index, value in enumerate(args) if _awaitable(value)]
+    values = await asyncio.gather(*[args[i] for i in indexes], *[kwargs[n] for n in names])
+    for index, value in zip(indexes, values):
+        args[index] = value
+    for name, value in zip(names, values[len(indexes):]):
+        kwargs[name] = value
     return args, kwargs
 
 

@@ -207,14 +207,11 @@ class Scope:
                     break
                 if type(value) is not _Pending:
                     return value
-                if value.task is not None:
+                if value.task is not None:  # an asynchronous creation in flight
                     return asyncio.shield(value.task)
                 if value.owner == me:
                     raise ScopeError(circular_message(provider))
-                if value.event is None:
-                    value.event = threading.Event()
-                event = value.event
-            event.wait()
+            _wait_for(value)
 
         try:
             obj = provider._instantiate(args, kwargs)
@@ -311,7 +308,7 @@ class Scope:
         """Drop ``provider``'s instance from this scope; return its teardown record, if any."""
         with _lock:
             instances = self._instances
-            if instances is None or type(instances.get(provider, _MISSING)) is _Pending:
+            if self._state != _ACTIVE or instances is None or type(instances.get(provider, _MISSING)) is _Pending:
                 return None
             del instances[provider]
             teardowns = self._teardowns
@@ -397,9 +394,8 @@ class Scope:
     def __del__(self) -> None:
         if self._state == _ACTIVE and self._teardowns:
             warnings.warn(
-                gc_open_message(self, [provider for _, _, provider, _ in self._teardowns]),
+                gc_open_message(self._name, [provider for _, _, provider, _ in self._teardowns]),
                 ResourceWarning,
-                source=self,
             )
 
 
@@ -416,6 +412,15 @@ def _make(inner: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
         else:
             inner.disable_async_mode()
     return obj
+
+
+def _wait_for(entry: _Pending) -> None:
+    """Block until another thread's creation of ``entry`` ends."""
+    with _lock:
+        if entry.event is None:
+            entry.event = threading.Event()
+        event = entry.event
+    event.wait()
 
 
 def _enter(provider: _ScopedProvider[Any], obj: Any) -> Tuple[Optional[int], Any]:
@@ -520,7 +525,7 @@ class _ScopedProvider(providers.Provider[_T]):
 
     def __init__(self, provides: Optional[Any] = None, *args: Any, **kwargs: Any) -> None:
         self._inner = self._inner_type(provides, *args, **kwargs)
-        self._packer: Any = None
+        self._caller: Optional[_Caller] = None  # ContextLocalResource's way of calling provides
         self._scope_name: Optional[str] = None
         super().__init__()
 
@@ -540,19 +545,6 @@ class _ScopedProvider(providers.Provider[_T]):
         """The scope name bound with ``in_scope()``, or None for the innermost scope."""
         return self._scope_name
 
-    def _scope(self) -> Scope:
-        scope = _current_scope.get()
-        if self._scope_name is not None:
-            named = _named_scope(scope, self._scope_name)
-            if named is None:
-                if scope is None:
-                    raise ScopeError(no_scope_message(self))
-                raise ScopeError(unknown_scope_message(self, self._scope_name, scope))
-            return named
-        if scope is None:
-            raise ScopeError(no_scope_message(self))
-        return scope
-
     def _scope_or_none(self) -> Optional[Scope]:
         scope = _current_scope.get()
         if self._scope_name is not None:
@@ -560,7 +552,15 @@ class _ScopedProvider(providers.Provider[_T]):
         return scope
 
     def _provide(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
-        scope = self._scope()
+        return self._resolve(self._scope_or_none(), args, kwargs)
+
+    def _resolve(self, scope: Optional[Scope], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+        """_provide() for the scope this provider binds to (None: no such scope is active)."""
+        if scope is None:
+            current = _current_scope.get()
+            if self._scope_name is None or current is None:
+                raise ScopeError(no_scope_message(self))
+            raise ScopeError(unknown_scope_message(self, self._scope_name, current))
         instances = scope._instances
         if instances is not None:
             value = instances.get(self, _MISSING)
@@ -572,10 +572,11 @@ class _ScopedProvider(providers.Provider[_T]):
         """Make a new instance; an awaitable stands for one that async injections hold up."""
         return _make(self._inner, args, kwargs)
 
-    def _current_value(self) -> Any:
+    def _has_instance(self) -> bool:
+        """Whether the scope this provider binds to holds a created instance."""
         scope = self._scope_or_none()
         instances = None if scope is None else scope._instances
-        return _MISSING if instances is None else instances.get(self, _MISSING)
+        return instances is not None and type(instances.get(self, _MISSING)) is not _Pending
 
     # dependency-injector's provider protocol ------------------------------------------------
 
@@ -610,7 +611,7 @@ class _ScopedProvider(providers.Provider[_T]):
 
     def set_provides(self: _P, provides: Any) -> _P:
         self._inner.set_provides(provides)
-        self._packer = None
+        self._caller = None
         return self
 
     @property
@@ -620,17 +621,17 @@ class _ScopedProvider(providers.Provider[_T]):
 
     def add_args(self: _P, *args: Any) -> _P:
         self._inner.add_args(*args)
-        self._packer = None
+        self._caller = None
         return self
 
     def set_args(self: _P, *args: Any) -> _P:
         self._inner.set_args(*args)
-        self._packer = None
+        self._caller = None
         return self
 
     def clear_args(self: _P) -> _P:
         self._inner.clear_args()
-        self._packer = None
+        self._caller = None
         return self
 
     @property
@@ -640,17 +641,17 @@ class _ScopedProvider(providers.Provider[_T]):
 
     def add_kwargs(self: _P, **kwargs: Any) -> _P:
         self._inner.add_kwargs(**kwargs)
-        self._packer = None
+        self._caller = None
         return self
 
     def set_kwargs(self: _P, **kwargs: Any) -> _P:
         self._inner.set_kwargs(**kwargs)
-        self._packer = None
+        self._caller = None
         return self
 
     def clear_kwargs(self: _P) -> _P:
         self._inner.clear_kwargs()
-        self._packer = None
+        self._caller = None
         return self
 
 
@@ -727,21 +728,14 @@ class ContextLocalResource(_ScopedProvider[_T]):
         super().__init__(provides, *args, **kwargs)
 
     def _instantiate(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
-        # dependency-injector resolves the injections (into _pack) and we call ``provides``:
-        # on Python < 3.12 dependency-injector takes a generator for a coroutine and would
-        # run it as a task once an injection is asynchronous.
-        packer = self._packer
-        if packer is None:
-            packer = self._packer = providers.Callable(_pack, *self._inner.args, **self._inner.kwargs)
-        packed = _make(packer, args, kwargs)
-        if isawaitable(packed):
-            return _call_when_ready(self._inner.provides, packed)
-        return self._inner.provides(*packed[0], **packed[1])
+        if self._caller is None:
+            self._caller = _Caller(self._inner)
+        return self._caller.call(args, kwargs)
 
     @property
     def initialized(self) -> bool:
         """Whether the current scope holds an instance."""
-        return type(self._current_value()) is not _Pending
+        return self._has_instance()
 
     def init(self) -> Any:
         """Resolve the resource in the current scope (``await`` it if it is asynchronous)."""
@@ -762,7 +756,83 @@ class ContextLocalResource(_ScopedProvider[_T]):
         return DONE if self.is_async_mode_enabled() else None
 
 
+class _Caller:
+    """How a ContextLocalResource calls ``provides`` with its injections resolved.
+
+    dependency-injector's Callable would do it, but on Python < 3.12 it takes a generator for a
+    coroutine and runs it as a task once an injection is asynchronous; and resolving here skips
+    its generic machinery. Injections follow its rules: a provider is called, unless it is
+    delegated; call arguments come after injected ones. Call-time keyword arguments (rare for a
+    scoped provider) go through dependency-injector itself, for its ``name__attr`` forwarding.
+    """
+
+    __slots__ = ("provides", "values", "calls", "names", "named_values", "named_calls", "inner", "packer")
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner  # holds the latch "injections may be awaitable" in its async mode
+        self.provides = inner.provides
+        self.values: Tuple[Any, ...] = inner.args
+        self.calls = tuple(_injects(value) for value in self.values)
+        named = inner.kwargs
+        self.names = tuple(named)
+        self.named_values = tuple(named.values())
+        self.named_calls = tuple(_injects(value) for value in self.named_values)
+        self.packer: Any = None  # dependency-injector's resolution, for call-time keyword arguments
+
+    def call(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+        check = not self.inner.is_async_mode_disabled()
+        pending = False
+        if kwargs:
+            if self.packer is None:
+                self.packer = providers.Callable(_pack, *self.values, **dict(zip(self.names, self.named_values)))
+            packed = _make(self.packer, args, kwargs)
+            if isawaitable(packed):
+                return _call_when_ready(self.provides, packed)
+            return self.provides(*packed[0], **packed[1])
+        if not self.values and not self.names:
+            return self.provides(*args)
+        positional = list(self.values)
+        for index, call in enumerate(self.calls):
+            if call:
+                positional[index] = value = positional[index]()
+                if check and isawaitable(value):
+                    pending = True
+        if args:
+            positional.extend(args)
+        named = {}
+        for name, value, call in zip(self.names, self.named_values, self.named_calls):
+            if call:
+                value = value()
+                if check and isawaitable(value):
+                    pending = True
+            named[name] = value
+        if self.inner.is_async_mode_undefined():
+            if pending:
+                self.inner.enable_async_mode()
+            else:
+                self.inner.disable_async_mode()
+        if pending:
+            return _call_when_ready(self.provides, _await_injections(positional, named))
+        return self.provides(*positional, **named)
+
+
+def _injects(value: Any) -> bool:
+    return bool(providers.is_provider(value) and not providers.is_delegated(value))
+
+
 def _pack(*args: Any, **kwargs: Any) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
+    return args, kwargs
+
+
+async def _await_injections(args: List[Any], kwargs: Dict[str, Any]) -> Tuple[List[Any], Dict[str, Any]]:
+    """Await the injections that are awaitable, together; return the arguments."""
+    names = [name for name, value in kwargs.items() if isawaitable(value)]
+    indexes = [index for index, value in enumerate(args) if isawaitable(value)]
+    values = await asyncio.gather(*[args[i] for i in indexes], *[kwargs[n] for n in names])
+    for index, value in zip(indexes, values):
+        args[index] = value
+    for name, value in zip(names, values[len(indexes) :]):
+        kwargs[name] = value
     return args, kwargs
 
 
