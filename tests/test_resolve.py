@@ -259,3 +259,39 @@ class TestNamedScopes:
         assert provider.kwargs == {"scope": "s", "name": "n"}
         with impl.scope("job"):
             assert provider() == ("s", "n")
+
+
+class TestExclusiveScopes:
+    def test_only_bound_providers_live_in_an_exclusive_scope(self, impl):
+        log = []
+
+        def tracked(name):
+            def resource():
+                yield name
+                log.append(f"close {name}")
+
+            return resource
+
+        endpoint = impl.ContextLocalResource(tracked("lock")).in_scope("endpoint")
+        session = impl.ContextLocalResource(tracked("session"))
+        with impl.scope("request") as request:
+            with impl.scope("endpoint", exclusive=True) as inner:
+                assert inner.exclusive and not request.exclusive
+                assert endpoint() == "lock"
+                assert session() == "session"
+            assert log == ["close lock"]  # the session lives on in the request scope
+            assert session() == "session"
+            assert not session.shutdown() and log == ["close lock", "close session"]
+
+    def test_exclusive_scope_alone_is_no_scope_for_unbound_providers(self, impl):
+        provider = impl.ContextLocalSingleton(Session)
+        with impl.scope("endpoint", exclusive=True):
+            with pytest.raises(ScopeError, match="outside any scope"):
+                provider()
+
+    def test_decorator_keeps_exclusive(self, impl):
+        @impl.scope("job", exclusive=True)
+        def job():
+            return impl.current_scope().exclusive
+
+        assert job() is True

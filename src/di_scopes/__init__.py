@@ -16,12 +16,13 @@ import platform
 import warnings
 from typing import TYPE_CHECKING
 
-from ._common import DEFAULT_SCOPE_NAME, ScopeError
+from ._common import DEFAULT_SCOPE_NAME, ErrorResponse, ScopeError
 
 __all__ = [
     "ContextLocalResource",
     "ContextLocalSingleton",
     "DEFAULT_SCOPE_NAME",
+    "ErrorResponse",
     "IMPLEMENTATION",
     "Scope",
     "ScopeError",

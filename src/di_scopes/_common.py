@@ -9,6 +9,7 @@ import asyncio
 import functools
 import inspect
 import sys
+import traceback
 from typing import Any, Awaitable, Callable, Iterable, Sequence, Tuple, TypeVar
 
 if sys.version_info >= (3, 11):
@@ -16,7 +17,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     from exceptiongroup import BaseExceptionGroup
 
-__all__ = ["ScopeError", "DEFAULT_SCOPE_NAME"]
+__all__ = ["DEFAULT_SCOPE_NAME", "ErrorResponse", "ScopeError"]
 
 _R = TypeVar("_R")
 
@@ -30,6 +31,19 @@ class ScopeError(RuntimeError):
     a scope name that is not active; when a scope is entered twice; and when a synchronous close
     meets asynchronous resources. The message names the provider and says how to fix it.
     """
+
+
+class ErrorResponse(Exception):
+    """Thrown into a request scope's resources when its response has a failure status.
+
+    An exception handler that turns an error into a response (``HTTPException``, a custom
+    handler) keeps the exception from the middleware; the middleware sees only the status. It
+    ends the scope with this exception, so ``except Exception: rollback; raise`` rolls back.
+    """
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the response has status {status}")
+        self.status = status
 
 
 def describe(provider: Any) -> str:
@@ -188,7 +202,8 @@ def report_teardown(
             del group, errors  # no frame -> traceback -> frame cycle
         return
     for provider, error in errors:
-        add_note(exc, f"tearing down {describe(provider)} also raised {error!r}")
+        details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        add_note(exc, f"tearing down {describe(provider)} also raised:\n{details.rstrip()}")
     if async_left:
         add_note(exc, async_left_message(scope, async_left))
 
@@ -222,8 +237,8 @@ class _Done:
 DONE = _Done()
 
 
-def scoped_function(make_scope: Callable[[str], Any], name: str, func: Callable[..., Any]) -> Any:
-    """Wrap ``func`` so that each call runs in a fresh scope named ``name``."""
+def scoped_function(make_scope: Callable[[], Any], func: Callable[..., Any]) -> Any:
+    """Wrap ``func`` so that each call runs in a fresh scope made by ``make_scope()``."""
     if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
         raise TypeError(
             f"{func!r} is a generator function: a scope around it would close before the first "
@@ -233,7 +248,7 @@ def scoped_function(make_scope: Callable[[str], Any], name: str, func: Callable[
 
         @functools.wraps(func)
         async def run_in_async_scope(*args: Any, **kwargs: Any) -> Any:
-            async with make_scope(name):
+            async with make_scope():
                 return await func(*args, **kwargs)
 
         return run_in_async_scope
@@ -242,7 +257,7 @@ def scoped_function(make_scope: Callable[[str], Any], name: str, func: Callable[
 
     @functools.wraps(func)
     def run_in_scope(*args: Any, **kwargs: Any) -> Any:
-        with make_scope(name):
+        with make_scope():
             return func(*args, **kwargs)
 
     return run_in_scope

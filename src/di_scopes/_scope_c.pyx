@@ -181,17 +181,25 @@ cdef class Scope:
 
     cdef int _state
     cdef str _name
+    cdef bint _exclusive
     cdef Scope _parent
     cdef list _entries  # of _Entry: ready ones in creation order; the pure twin's two tables
     cdef object _token
 
-    def __init__(self, name=DEFAULT_SCOPE_NAME):
+    def __init__(self, name=DEFAULT_SCOPE_NAME, *, exclusive=False):
         self._name = check_scope_name(name)
+        self._exclusive = exclusive
 
     @property
     def name(self):
         """The scope's name; providers bound with ``.in_scope(name)`` resolve in it."""
         return self._name
+
+    @property
+    def exclusive(self):
+        """Whether only providers bound to this name with ``in_scope()`` live here; the others
+        resolve in the enclosing scope."""
+        return self._exclusive
 
     @property
     def parent(self):
@@ -249,7 +257,10 @@ cdef class Scope:
 
     def __call__(self, func):
         """Decorate a sync or async function: each call runs in a fresh scope of this name."""
-        return scoped_function(Scope, self._name, func)
+        return scoped_function(self._fresh, func)
+
+    def _fresh(self):
+        return Scope(self._name, exclusive=self._exclusive)
 
     # Creating -------------------------------------------------------------------------------
 
@@ -668,6 +679,13 @@ cdef inline Scope _named_scope(Scope scope, str name):
     return scope
 
 
+cdef inline Scope _open_scope(Scope scope):
+    """The innermost scope that is not exclusive: where unbound providers live."""
+    while scope is not None and scope._exclusive:
+        scope = scope._parent
+    return scope
+
+
 cdef inline bint _is_future_or_coroutine(obj):
     # dependency-injector's test for "this result is awaitable"
     return PyCoro_CheckExact(obj) or asyncio.isfuture(obj) or asyncio.iscoroutine(obj)
@@ -694,6 +712,8 @@ cdef class _ScopedProvider(Provider):
             scope = _get_current()
             if self._scope_name is not None:
                 scope = _named_scope(scope, self._scope_name)
+            elif scope is not None and scope._exclusive:
+                scope = _open_scope(scope)
             if scope is not None and scope._entries is not None:
                 entry = _find(scope._entries, self)
                 if entry is not None and entry.state == READY:
@@ -736,7 +756,7 @@ cdef class _ScopedProvider(Provider):
         cdef Scope scope = _get_current()
         if self._scope_name is not None:
             return _named_scope(scope, self._scope_name)
-        return scope
+        return _open_scope(scope)
 
     cpdef object _provide(self, tuple args, dict kwargs):
         return self._resolve(self._scope_or_none(), args, kwargs)
@@ -1042,17 +1062,20 @@ def current_scope():
     return _get_current()
 
 
-def scope(name=DEFAULT_SCOPE_NAME):
+def scope(name=DEFAULT_SCOPE_NAME, *, exclusive=False):
     """A new scope named ``name``, nested in the current one when entered.
 
     Use it as ``with scope():``, ``async with scope():``, or as a decorator (``@scope()``,
     ``@scope("job")`` or bare ``@scope``): each call of the decorated function runs in a fresh scope.
+    An ``exclusive`` scope holds only providers bound to its name with ``in_scope()``; the others
+    resolve in the enclosing scope (the FastAPI integration's "endpoint" scope is one).
     """
     cdef Scope created
     if type(name) is str and name:
         created = Scope.__new__(Scope)
         created._name = name
+        created._exclusive = exclusive
         return created
     if callable(name):
-        return scoped_function(Scope, DEFAULT_SCOPE_NAME, name)
-    return Scope(name)
+        return scoped_function(Scope, name)
+    return Scope(name, exclusive=exclusive)

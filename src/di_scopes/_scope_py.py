@@ -111,11 +111,12 @@ class Scope:
     it created is torn down in reverse creation order, with the ending exception thrown in.
     """
 
-    __slots__ = ("_state", "_name", "_parent", "_instances", "_teardowns", "_token")
+    __slots__ = ("_state", "_name", "_exclusive", "_parent", "_instances", "_teardowns", "_token")
 
-    def __init__(self, name: str = DEFAULT_SCOPE_NAME) -> None:
+    def __init__(self, name: str = DEFAULT_SCOPE_NAME, *, exclusive: bool = False) -> None:
         self._state = _NEW
         self._name = check_scope_name(name)
+        self._exclusive = bool(exclusive)
         self._parent: Optional[Scope] = None
         self._instances: Optional[Dict[Any, Any]] = None  # provider -> instance | _Pending
         self._teardowns: Optional[List[_Teardown]] = None  # in creation order
@@ -125,6 +126,12 @@ class Scope:
     def name(self) -> str:
         """The scope's name; providers bound with ``.in_scope(name)`` resolve in it."""
         return self._name
+
+    @property
+    def exclusive(self) -> bool:
+        """Whether only providers bound to this name with ``in_scope()`` live here; the others
+        resolve in the enclosing scope."""
+        return self._exclusive
 
     @property
     def parent(self) -> Optional[Scope]:
@@ -188,7 +195,10 @@ class Scope:
 
     def __call__(self, func: _F) -> _F:
         """Decorate a sync or async function: each call runs in a fresh scope of this name."""
-        return scoped_function(Scope, self._name, func)  # type: ignore[no-any-return]
+        return scoped_function(self._fresh, func)  # type: ignore[no-any-return]
+
+    def _fresh(self) -> Scope:
+        return Scope(self._name, exclusive=self._exclusive)
 
     # Creating -------------------------------------------------------------------------------
 
@@ -517,6 +527,13 @@ def _named_scope(scope: Optional[Scope], name: str) -> Optional[Scope]:
     return scope
 
 
+def _open_scope(scope: Optional[Scope]) -> Optional[Scope]:
+    """The innermost scope that is not exclusive: where unbound providers live."""
+    while scope is not None and scope._exclusive:
+        scope = scope._parent
+    return scope
+
+
 class _ScopedProvider(providers.Provider[_T]):
     """What the two scoped providers share: scope binding, lookup, copying, injections."""
 
@@ -549,7 +566,7 @@ class _ScopedProvider(providers.Provider[_T]):
         scope = _current_scope.get()
         if self._scope_name is not None:
             return _named_scope(scope, self._scope_name)
-        return scope
+        return _open_scope(scope)
 
     def _provide(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
         return self._resolve(self._scope_or_none(), args, kwargs)
@@ -853,15 +870,17 @@ def current_scope() -> Optional[Scope]:
 
 
 @overload
-def scope(name: str = DEFAULT_SCOPE_NAME) -> Scope: ...
+def scope(name: str = DEFAULT_SCOPE_NAME, *, exclusive: bool = False) -> Scope: ...
 @overload
 def scope(name: _F) -> _F: ...
-def scope(name: Union[str, _F] = DEFAULT_SCOPE_NAME) -> Union[Scope, _F]:
+def scope(name: Union[str, _F] = DEFAULT_SCOPE_NAME, *, exclusive: bool = False) -> Union[Scope, _F]:
     """A new scope named ``name``, nested in the current one when entered.
 
     Use it as ``with scope():``, ``async with scope():``, or as a decorator (``@scope()``,
     ``@scope("job")`` or bare ``@scope``): each call of the decorated function runs in a fresh scope.
+    An ``exclusive`` scope holds only providers bound to its name with ``in_scope()``; the others
+    resolve in the enclosing scope (the FastAPI integration's "endpoint" scope is one).
     """
     if callable(name):
-        return scoped_function(Scope, DEFAULT_SCOPE_NAME, name)  # type: ignore[no-any-return]
-    return Scope(name)
+        return scoped_function(Scope, name)  # type: ignore[no-any-return]
+    return Scope(name, exclusive=exclusive)
