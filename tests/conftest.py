@@ -49,3 +49,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
 def impl(request: pytest.FixtureRequest):
     """The module of one twin: ``di_scopes._scope_c`` or ``di_scopes._scope_py``."""
     return importlib.import_module(f"di_scopes._scope_{request.param}")
+
+
+@pytest.fixture
+def twin(impl, monkeypatch):
+    """``impl``, also made the twin that the integrations (asgi, wsgi, fastapi) build on."""
+    import di_scopes
+
+    monkeypatch.setattr(di_scopes, "_twin", impl)
+    return impl

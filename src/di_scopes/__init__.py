@@ -40,14 +40,15 @@ def _extensions_disabled() -> bool:
 
 
 if TYPE_CHECKING:
+    from . import _scope_py as _twin
     from ._scope_py import ContextLocalResource, ContextLocalSingleton, Scope, current_scope, scope
 
     IMPLEMENTATION = "python"
 else:
-    IMPLEMENTATION = "python"
+    _twin = None
     if not _extensions_disabled() and platform.python_implementation() == "CPython":
         try:
-            from ._scope_c import ContextLocalResource, ContextLocalSingleton, Scope, current_scope, scope
+            from . import _scope_c as _twin
         except ImportError:  # not built: a pure install, or a build without a compiler
             pass
         except ValueError as error:  # built against a dependency-injector with another layout
@@ -57,7 +58,11 @@ else:
                 RuntimeWarning,
                 stacklevel=2,
             )
-        else:
-            IMPLEMENTATION = "cython"
-    if IMPLEMENTATION == "python":
-        from ._scope_py import ContextLocalResource, ContextLocalSingleton, Scope, current_scope, scope
+    if _twin is None:
+        from . import _scope_py as _twin
+    IMPLEMENTATION = "cython" if _twin.__name__.endswith("_scope_c") else "python"
+    ContextLocalResource = _twin.ContextLocalResource
+    ContextLocalSingleton = _twin.ContextLocalSingleton
+    Scope = _twin.Scope
+    current_scope = _twin.current_scope
+    scope = _twin.scope

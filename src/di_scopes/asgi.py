@@ -1,0 +1,90 @@
+"""A request scope for any ASGI application: FastAPI, Starlette, and the rest.
+
+``ScopeMiddleware`` opens a scope for every HTTP request and every websocket connection and ends
+it after the whole response has been sent and the response's background tasks have run:
+
+    app = FastAPI()
+    app.add_middleware(ScopeMiddleware)
+
+How the scope ends decides what its resources see:
+
+- an exception that propagates out of the application is thrown into them (rollback);
+- a response whose status is at or above ``failure_status`` (default 400) ends the scope with
+  ``di_scopes.ErrorResponse``, because errors that an exception handler turned into a response
+  (``HTTPException``, custom handlers) never reach an outer middleware;
+- a cancelled request (client gone, server shutting down) still tears everything down, shielded
+  from further cancellation, then the cancellation propagates;
+- the synchronous teardown of a resource that was created in a worker thread (a sync database
+  session used by a ``def`` endpoint) runs in a worker thread, off the event loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable, MutableMapping, Optional
+
+import di_scopes
+
+from ._common import DEFAULT_SCOPE_NAME, ErrorResponse, check_scope_name
+
+__all__ = ["ScopeMiddleware"]
+
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
+
+
+class ScopeMiddleware:
+    """Run every HTTP request and websocket connection in its own scope.
+
+    ``name`` is the scope's name (providers bound with ``.in_scope(name)`` land in it).
+    ``failure_status``: a response status at or above it counts as a failure and the resources
+    see ``di_scopes.ErrorResponse``; ``None`` turns the check off. Lifespan and other events pass
+    through untouched.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        name: str = DEFAULT_SCOPE_NAME,
+        failure_status: Optional[int] = 400,
+    ) -> None:
+        if failure_status is not None and not (isinstance(failure_status, int) and 100 <= failure_status <= 599):
+            raise ValueError(f"failure_status must be an HTTP status (100-599) or None, got {failure_status!r}")
+        self.app = app
+        self.name = check_scope_name(name)
+        self.failure_status = failure_status
+        self._scope = di_scopes._twin.scope
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)
+            return
+
+        request_scope = self._scope(self.name)
+        status = None
+        threshold = self.failure_status
+
+        async def send_and_watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await request_scope.__aenter__()
+        try:
+            await self.app(scope, receive, send_and_watch if threshold is not None and kind == "http" else send)
+        except BaseException as error:
+            await request_scope.__aexit__(type(error), error, error.__traceback__)
+            raise
+        if threshold is None or status is None or status < threshold:
+            await request_scope.__aexit__(None, None, None)
+            return
+        failure = ErrorResponse(status)
+        await request_scope.__aexit__(ErrorResponse, failure, None)
+        if getattr(failure, "__notes__", None):
+            # The response is out; the teardown errors are attached to the failure: raise it so
+            # the server logs them.
+            raise failure

@@ -1,0 +1,138 @@
+"""A request scope for any WSGI application: Flask, Django, and the rest.
+
+``ScopeMiddleware`` runs every request in its own scope, which ends when the server closes the
+response iterable, after the whole body has been sent:
+
+    app = Flask(__name__)
+    app.wsgi_app = ScopeMiddleware(app.wsgi_app)
+
+An exception that propagates out of the application, or out of the response body while it is
+produced, is thrown into the scope's resources (rollback). A response whose status is at or above
+``failure_status`` (default 400) ends the scope with ``di_scopes.ErrorResponse``, because
+frameworks turn most errors into responses before they reach a middleware.
+
+Each request runs in a copy of the caller's ``contextvars`` context, which also holds the scope
+while the body is produced, so a streamed body resolves the request's instances.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any, Callable, Iterable, Iterator, List, Optional
+
+import di_scopes
+
+from ._common import DEFAULT_SCOPE_NAME, ErrorResponse, check_scope_name
+
+__all__ = ["ScopeMiddleware"]
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict, StartResponse], Iterable[bytes]]
+
+
+class ScopeMiddleware:
+    """Run every WSGI request in its own scope; see the module documentation.
+
+    ``name`` is the scope's name; ``failure_status``: a response status at or above it counts as
+    a failure and the resources see ``di_scopes.ErrorResponse``; ``None`` turns the check off.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        *,
+        name: str = DEFAULT_SCOPE_NAME,
+        failure_status: Optional[int] = 400,
+    ) -> None:
+        if failure_status is not None and not (isinstance(failure_status, int) and 100 <= failure_status <= 599):
+            raise ValueError(f"failure_status must be an HTTP status (100-599) or None, got {failure_status!r}")
+        self.app = app
+        self.name = check_scope_name(name)
+        self.failure_status = failure_status
+        self._scope = di_scopes._twin.scope
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        context = contextvars.copy_context()
+        request_scope = self._scope(self.name)
+        statuses: List[int] = []
+
+        def start_and_watch(status: str, headers: Any, exc_info: Any = None) -> Any:
+            statuses.append(int(status.split(None, 1)[0]))
+            if exc_info is None:
+                return start_response(status, headers)
+            return start_response(status, headers, exc_info)
+
+        context.run(request_scope.__enter__)
+        try:
+            body = context.run(self.app, environ, start_and_watch)
+        except BaseException as error:
+            context.run(request_scope.__exit__, type(error), error, error.__traceback__)
+            raise
+        return _ScopedBody(body, context, request_scope, statuses, self.failure_status)
+
+
+class _ScopedBody:
+    """The application's response iterable, produced in the request's context; closing it ends
+    the scope."""
+
+    def __init__(
+        self,
+        body: Iterable[bytes],
+        context: contextvars.Context,
+        request_scope: Any,
+        statuses: List[int],
+        failure_status: Optional[int],
+    ) -> None:
+        self._body = body
+        self._context = context
+        self._scope = request_scope
+        self._statuses = statuses
+        self._failure_status = failure_status
+        self._failed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        iterator = self._context.run(iter, self._body)
+        while True:
+            try:
+                chunk = self._context.run(next, iterator, _DONE)
+            except BaseException as error:
+                self._fail(error)
+                raise
+            if chunk is _DONE:
+                return
+            yield chunk
+
+    def _fail(self, error: BaseException) -> None:
+        if not self._failed:
+            self._failed = True
+            self._end(error)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                self._context.run(close)
+        except BaseException as error:
+            self._fail(error)
+            raise
+        if self._failed:
+            return
+        self._failed = True  # ends once
+        threshold = self._failure_status
+        status = self._statuses[-1] if self._statuses else None
+        if threshold is None or status is None or status < threshold:
+            self._end(None)
+            return
+        failure = ErrorResponse(status)
+        self._end(failure)
+        if getattr(failure, "__notes__", None):
+            raise failure  # teardown errors are attached: let the server log them
+
+    def _end(self, error: Optional[BaseException]) -> None:
+        if error is None:
+            self._context.run(self._scope.__exit__, None, None, None)
+        else:
+            self._context.run(self._scope.__exit__, type(error), error, error.__traceback__)
+
+
+_DONE = object()
