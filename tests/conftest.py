@@ -58,3 +58,39 @@ def twin(impl, monkeypatch):
 
     monkeypatch.setattr(di_scopes, "_twin", impl)
     return impl
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url():
+    """A throwaway PostgreSQL server for the whole run (see servers.postgres_server)."""
+    import servers
+
+    bindir = servers.postgres_binaries()
+    if bindir is None:
+        message = "PostgreSQL server binaries (initdb, pg_ctl) are not installed"
+        if os.environ.get("DI_SCOPES_REQUIRE_POSTGRES", "") not in ("", "0"):
+            pytest.fail(message)
+        pytest.skip(message + "; .ci/run installs them")
+    with servers.postgres_server(bindir) as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url, request):
+    """The URL of a fresh, empty database on the throwaway server."""
+    import re
+    import uuid
+
+    import psycopg
+
+    name = "t_" + re.sub(r"\W", "_", request.node.name.lower())[:40] + "_" + uuid.uuid4().hex[:6]
+    host = postgres_server_url.split("host=", 1)[1]
+    with psycopg.connect(host=host, user="postgres", dbname="postgres", autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return postgres_server_url.replace("/postgres?", f"/{name}?")
+
+
+@pytest.fixture
+def twin_name(impl):
+    """``"c"`` or ``"py"``: the twin a child process should use."""
+    return impl.__name__.rsplit("_", 1)[1]

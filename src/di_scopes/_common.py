@@ -10,7 +10,10 @@ import functools
 import inspect
 import sys
 import traceback
+import weakref
 from typing import Any, Awaitable, Callable, Iterable, Sequence, Tuple, TypeVar
+
+from anyio import CapacityLimiter, to_thread
 
 if sys.version_info >= (3, 11):
     from builtins import BaseExceptionGroup
@@ -225,6 +228,22 @@ async def shielded(awaitable: Awaitable[_R]) -> Tuple[_R, BaseException | None]:
             cancelled = error
 
 
+# Teardown in worker threads gets threads of its own. Were it to queue for the thread pool that
+# runs sync endpoints, endpoints waiting on a row lock would hold every thread while the session
+# holding the lock waits for one to commit: a deadlock under load.
+TEARDOWN_THREADS = 40
+_teardown_limiters: "weakref.WeakKeyDictionary[Any, CapacityLimiter]" = weakref.WeakKeyDictionary()
+
+
+async def in_teardown_thread(function: Callable[..., _R], *args: Any) -> _R:
+    """Run ``function(*args)`` in a worker thread reserved for teardown."""
+    loop = asyncio.get_running_loop()
+    limiter = _teardown_limiters.get(loop)
+    if limiter is None:
+        limiter = _teardown_limiters[loop] = CapacityLimiter(TEARDOWN_THREADS)
+    return await to_thread.run_sync(function, *args, limiter=limiter)
+
+
 class _Done:
     """An awaitable that is already finished: what a no-op shutdown returns in async mode."""
 
@@ -238,7 +257,12 @@ DONE = _Done()
 
 
 def scoped_function(make_scope: Callable[[], Any], func: Callable[..., Any]) -> Any:
-    """Wrap ``func`` so that each call runs in a fresh scope made by ``make_scope()``."""
+    """Wrap ``func`` so that each call runs in a fresh scope made by ``make_scope()``.
+
+    The wrapper keeps ``func``'s name and docstring but not ``__wrapped__``: dependency-injector's
+    wiring would follow it to ``func``'s ``Provide`` markers and inject them outside the scope.
+    Put ``@inject`` under the scope decorator, so injection happens inside the scope.
+    """
     if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
         raise TypeError(
             f"{func!r} is a generator function: a scope around it would close before the first "
@@ -246,18 +270,22 @@ def scoped_function(make_scope: Callable[[], Any], func: Callable[..., Any]) -> 
         )
     if inspect.iscoroutinefunction(func):
 
-        @functools.wraps(func)
         async def run_in_async_scope(*args: Any, **kwargs: Any) -> Any:
             async with make_scope():
                 return await func(*args, **kwargs)
 
-        return run_in_async_scope
+        return _named_like(run_in_async_scope, func)
     if not callable(func):
         raise TypeError(f"a scope decorates a function; got {func!r}")
 
-    @functools.wraps(func)
     def run_in_scope(*args: Any, **kwargs: Any) -> Any:
         with make_scope():
             return func(*args, **kwargs)
 
-    return run_in_scope
+    return _named_like(run_in_scope, func)
+
+
+def _named_like(wrapper: Callable[..., Any], func: Callable[..., Any]) -> Callable[..., Any]:
+    functools.update_wrapper(wrapper, func)
+    del wrapper.__wrapped__  # type: ignore[attr-defined]
+    return wrapper

@@ -25,7 +25,6 @@ from contextvars import ContextVar
 from inspect import isawaitable
 from types import AsyncGeneratorType
 
-from anyio import to_thread
 from dependency_injector import providers
 
 from ._common import (
@@ -40,6 +39,7 @@ from ._common import (
     didnt_stop_message,
     didnt_yield_message,
     gc_open_message,
+    in_teardown_thread,
     no_loop_message,
     no_scope_message,
     reentered_message,
@@ -665,7 +665,7 @@ async def _ateardown(list entries, exc):
         if entry.kind >= AGEN:
             error = await _exit_async(entry.kind, entry.obj, exc, entry.provider)
         elif entry.thread != me:  # created in a worker thread: its teardown may block
-            error = await to_thread.run_sync(_exit_sync_in_thread, entry.kind, entry.obj, exc, entry.provider)
+            error = await in_teardown_thread(_exit_sync_in_thread, entry.kind, entry.obj, exc, entry.provider)
         else:
             error = _exit_sync(entry.kind, entry.obj, exc, entry.provider)
         if error is not None:

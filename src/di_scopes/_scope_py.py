@@ -33,7 +33,6 @@ from typing import (
     overload,
 )
 
-from anyio import to_thread
 from dependency_injector import providers
 
 from ._common import (
@@ -48,6 +47,7 @@ from ._common import (
     didnt_stop_message,
     didnt_yield_message,
     gc_open_message,
+    in_teardown_thread,
     no_loop_message,
     no_scope_message,
     reentered_message,
@@ -513,7 +513,7 @@ async def _ateardown(teardowns: List[_Teardown], exc: Optional[BaseException]) -
         if kind >= _AGEN:
             error = await _exit_async(kind, obj, exc, provider)
         elif thread != me:  # created in a worker thread: its teardown may block
-            error = await to_thread.run_sync(_exit_sync, kind, obj, exc, provider)
+            error = await in_teardown_thread(_exit_sync, kind, obj, exc, provider)
         else:
             error = _exit_sync(kind, obj, exc, provider)
         if error is not None:

@@ -1,0 +1,1 @@
+"""A FastAPI + SQLAlchemy application with one session per request (see README)."""

@@ -1,0 +1,1 @@
+"""A Flask + SQLAlchemy application with one session per request (see README)."""

@@ -1,0 +1,77 @@
+"""The example applications, served for real, on both twins: SQLite here, PostgreSQL in
+test_postgres.py."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import bank
+import servers
+
+
+def entries(path):
+    with sqlite3.connect(path) as connection:
+        return connection.execute("SELECT account_id, amount, note FROM entries ORDER BY id").fetchall()
+
+
+def test_fastapi_example_under_uvicorn(twin_name, tmp_path):
+    database = tmp_path / "bank.db"
+    env = servers.twin_environment(twin_name, DATABASE_URL=f"sqlite:///{database}")
+    with servers.uvicorn_server("examples.fastapi_sqlalchemy.app:app", env, cwd=str(tmp_path)) as base:
+        results = bank.workload(base)
+    assert results == bank.EXPECTED
+    # what committed: the transfer and the statement job's own line; nothing from the failures
+    assert entries(database) == [(1, -30, "to 2"), (2, 30, "from 1"), (1, 0, "statement sent")]
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT owner FROM accounts ORDER BY id").fetchall() == [("ada",), ("bob",)]
+
+
+def test_cli_command_runs_in_its_own_scope(twin_name, tmp_path):
+    database = tmp_path / "bank.db"
+    env = servers.twin_environment(twin_name, DATABASE_URL=f"sqlite:///{database}")
+    with servers.uvicorn_server("examples.fastapi_sqlalchemy.app:app", env, cwd=str(tmp_path)) as base:
+        bank.workload(base)
+    run = lambda *args: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "examples.fastapi_sqlalchemy.cli", *args],
+        env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=60, check=True,
+    ).stdout
+    assert run("interest", "10") == "credited 15 in interest\n"
+    assert run("balances").split() == ["1", "ada", "77", "2", "bob", "88"]
+
+
+def test_flask_example(twin_name, tmp_path):
+    database = tmp_path / "bank.db"
+    script = textwrap.dedent(
+        """
+        from examples.flask_sqlalchemy.app import app
+        import di_scopes
+        client = app.test_client()
+
+        def call(method, path, body=None):
+            with client.open(path, method=method, json=body) as response:  # closing ends the scope
+                return response.status_code, response.get_json(silent=True)
+
+        print(di_scopes.IMPLEMENTATION)
+        print(call("POST", "/accounts", {"owner": "ada", "balance": 10}))
+        print(call("POST", "/accounts", {"owner": "bob", "balance": 0}))
+        print(call("POST", "/transfers", {"source": 1, "target": 2, "amount": 4}))
+        print(call("POST", "/transfers", {"source": 2, "target": 1, "amount": 400})[0])
+        print(call("GET", "/accounts"))
+        """
+    )
+    env = servers.twin_environment(twin_name, DATABASE_URL=f"sqlite:///{database}")
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=60, check=True
+    ).stdout.splitlines()
+    assert out[0] == ("cython" if twin_name == "c" else "python")
+    assert out[1:] == [
+        "(201, {'balance': 10, 'id': 1, 'owner': 'ada'})",
+        "(201, {'balance': 0, 'id': 2, 'owner': 'bob'})",
+        "(200, {'done': True})",
+        "409",
+        "(200, [{'balance': 6, 'id': 1, 'owner': 'ada'}, {'balance': 4, 'id': 2, 'owner': 'bob'}])",
+    ]
+    assert entries(database) == [(1, -4, "to 2"), (2, 4, "from 1")]  # the 409 left nothing
