@@ -686,6 +686,71 @@ cdef inline Scope _open_scope(Scope scope):
     return scope
 
 
+cdef object _NOT_CACHED = object()
+
+
+cdef extern from *:
+    """
+    /* Vectorcall for the scoped providers: a call without arguments, the common case, reaches
+       the resolve path without building an argument tuple and dict. */
+    typedef PyObject *(*__ds_noargs_t)(PyObject *);
+    static __ds_noargs_t __ds_noargs = NULL;
+
+    static PyObject *__ds_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+        Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+        Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+        PyObject *tuple, *dict = NULL, *result;
+        Py_ssize_t i;
+        if (nargs == 0 && nkw == 0) {
+            return __ds_noargs(callable);
+        }
+        tuple = PyTuple_New(nargs);
+        if (tuple == NULL) return NULL;
+        for (i = 0; i < nargs; i++) {
+            Py_INCREF(args[i]);
+            PyTuple_SET_ITEM(tuple, i, args[i]);
+        }
+        if (nkw) {
+            dict = PyDict_New();
+            if (dict == NULL) {
+                Py_DECREF(tuple);
+                return NULL;
+            }
+            for (i = 0; i < nkw; i++) {
+                if (PyDict_SetItem(dict, PyTuple_GET_ITEM(kwnames, i), args[nargs + i]) < 0) {
+                    Py_DECREF(tuple);
+                    Py_DECREF(dict);
+                    return NULL;
+                }
+            }
+        }
+        result = Py_TYPE(callable)->tp_call(callable, tuple, dict);
+        Py_DECREF(tuple);
+        Py_XDECREF(dict);
+        return result;
+    }
+
+    static void *__ds_vectorcall_address = (void *)__ds_vectorcall;
+
+    static void __ds_enable_vectorcall(PyObject *type, Py_ssize_t offset, void *noargs) {
+        PyTypeObject *t = (PyTypeObject *)type;
+        __ds_noargs = (__ds_noargs_t)noargs;
+        t->tp_vectorcall_offset = offset;
+        t->tp_flags |= Py_TPFLAGS_HAVE_VECTORCALL;
+        PyType_Modified(t);
+    }
+    """
+    void* __ds_vectorcall_address
+    void __ds_enable_vectorcall(object type, Py_ssize_t offset, void* noargs)
+
+
+cdef object _call_noargs(_ScopedProvider provider):
+    value = provider._cached()
+    if value is not _NOT_CACHED:
+        return value
+    return provider._call((), {})  # a dict of its own: dependency-injector may fill it
+
+
 cdef inline bint _is_future_or_coroutine(obj):
     # dependency-injector's test for "this result is awaitable"
     return PyCoro_CheckExact(obj) or asyncio.isfuture(obj) or asyncio.iscoroutine(obj)
@@ -695,6 +760,7 @@ cdef inline bint _is_future_or_coroutine(obj):
 cdef class _ScopedProvider(Provider):
     """What the two scoped providers share: scope binding, lookup, copying, injections."""
 
+    cdef void* _vectorcall  # see __ds_vectorcall
     cdef object _inner  # the dependency-injector provider that holds provides and injections
     cdef _Caller _caller  # ContextLocalResource's way of calling provides, made on first use
     cdef str _scope_name
@@ -704,8 +770,13 @@ cdef class _ScopedProvider(Provider):
         """Resolve: the current scope's instance, created on first use.
 
         Keeps the two rules of ``Provider.__call__``: an overriding provider answers instead, and
-        the first result latches async mode.
+        the first result latches async mode. (Calls through vectorcall, as Python makes them,
+        arrive in _call_noargs or, with arguments, here.)
         """
+        return self._call(args, kwargs)
+
+    cdef inline object _cached(self):
+        """The instance for this call in the scope it binds to, if ready, else _NOT_CACHED."""
         cdef Scope scope
         cdef _Entry entry
         if self._last_overriding is None:
@@ -721,7 +792,14 @@ cdef class _ScopedProvider(Provider):
                         return entry.value
                     if self._async_mode == ASYNC_MODE_ENABLED and isinstance(entry.value, _Future):
                         return entry.value
-            result = self._resolve(scope, args, kwargs)
+        return _NOT_CACHED
+
+    cdef object _call(self, tuple args, dict kwargs):
+        value = self._cached()
+        if value is not _NOT_CACHED:
+            return value
+        if self._last_overriding is None:
+            result = self._resolve(self._scope_or_none(), args, kwargs)
         else:
             result = self._last_overriding(*args, **kwargs)
         if self._async_mode == ASYNC_MODE_DISABLED:
@@ -876,6 +954,9 @@ cdef class ContextLocalSingleton(_ScopedProvider):
     scope ends.
     """
 
+    def __cinit__(self, *args, **kwargs):
+        self._vectorcall = __ds_vectorcall_address
+
     def __init__(self, provides=None, *args, **kwargs):
         self._inner = providers.Factory(provides, *args, **kwargs)
         self._tears_down = False
@@ -997,6 +1078,9 @@ cdef class ContextLocalResource(_ScopedProvider):
     sees the exception that ended it.
     """
 
+    def __cinit__(self, *args, **kwargs):
+        self._vectorcall = __ds_vectorcall_address
+
     def __init__(self, provides=None, *args, **kwargs):
         self._inner = providers.Callable(provides, *args, **kwargs)
         self._tears_down = True
@@ -1028,6 +1112,17 @@ cdef class ContextLocalResource(_ScopedProvider):
             if error is not None:
                 raise error
         return DONE if self._async_mode == ASYNC_MODE_ENABLED else None
+
+
+cdef int _enable_vectorcall() except -1:
+    cdef _ScopedProvider probe = ContextLocalResource.__new__(ContextLocalResource)
+    cdef Py_ssize_t offset = <char*>&probe._vectorcall - <char*><PyObject*>probe
+    for cls in (ContextLocalSingleton, ContextLocalResource):
+        __ds_enable_vectorcall(cls, offset, <void*>_call_noargs)
+    return 0
+
+
+_enable_vectorcall()
 
 
 def _pack(*args, **kwargs):
