@@ -298,8 +298,10 @@ def no_compiler(session: nox.Session) -> None:
 
 @nox.session
 def cibuildwheel(session: nox.Session) -> None:
-    """The workflow's cibuildwheel runs select exactly the intended wheels."""
-    install_tools(session, "cibuildwheel", "pyyaml")
+    """The workflow is a valid GitHub workflow, and its cibuildwheel runs select exactly the
+    intended wheels."""
+    install_tools(session, "cibuildwheel", "pyyaml", "check-jsonschema")
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(WORKFLOW))
     runs = json.loads(
         session.run(
             "python", "-c",
