@@ -91,7 +91,7 @@ nox.options.sessions = [
 nox.options.error_on_missing_interpreters = True
 
 
-# Helpers ------------------------------------------------------------------------------------
+# Shared steps ---------------------------------------------------------------------------------
 
 
 def install_tools(session: nox.Session, *names: str) -> None:
