@@ -1,12 +1,14 @@
 """Builds the compiled twin, ``di_scopes._scope_c``; metadata lives in pyproject.toml.
 
-DI_SCOPES_NO_EXTENSIONS=1 skips the extension (pure-Python install). Without a working compiler
-the build falls back to the pure twin with a warning, unless DI_SCOPES_REQUIRE_EXTENSION=1, which
-makes a failed compile an error (wheel builds and CI set it).
+DI_SCOPES_NO_EXTENSIONS=1 skips the extension (pure-Python install). When the extension cannot be
+built (no C compiler, no Python headers, no Cython) the build falls back to the pure twin with a
+warning, unless DI_SCOPES_REQUIRE_EXTENSION=1, which makes that an error (wheel builds and CI set it).
+pip shows the warning only with --verbose; ``di_scopes.IMPLEMENTATION`` tells which twin is in use.
 """
 
 import os
 import platform
+import sys
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
@@ -19,9 +21,18 @@ def _flag(name):
 NO_EXTENSIONS = _flag("DI_SCOPES_NO_EXTENSIONS") or platform.python_implementation() != "CPython"
 REQUIRE_EXTENSION = _flag("DI_SCOPES_REQUIRE_EXTENSION")
 
+# Heap types: dependency-injector's abi3 wheels make Provider a heap type, whose dealloc
+# drops a reference to the instance's type; a static subclass type would be freed by it.
+EXTENSION = Extension(
+    "di_scopes._scope_c",
+    ["src/di_scopes/_scope_c.pyx"],
+    define_macros=[("CYTHON_USE_TYPE_SPECS", "1")],
+)
+
 
 class BuildExt(build_ext):
-    """Turns a failed compile into a loud warning and a pure-Python install."""
+    """Cythonizes at build time (never for an sdist, which ships no generated C), and turns a
+    failed build into a loud warning and a pure-Python install."""
 
     def run(self):
         try:
@@ -31,37 +42,38 @@ class BuildExt(build_ext):
 
     def build_extension(self, ext):
         try:
+            from Cython.Build import cythonize
+
+            # The private .pxd declares only dependency-injector's Provider: no build-time
+            # dependency on dependency-injector, and no layout check of its other classes.
+            (cythonized,) = cythonize(
+                [ext],
+                include_path=["src/di_scopes/_cdeps"],
+                compiler_directives={"language_level": 3, "embedsignature": True},
+            )
+            ext.sources = cythonized.sources
             super().build_extension(ext)
         except Exception as error:
+            if REQUIRE_EXTENSION:
+                raise  # reported once, by run()
             self._fallback(error)
 
     def _fallback(self, error):
         if REQUIRE_EXTENSION:
+            sys.stderr.write(
+                "di-scopes: building the compiled twin failed (DI_SCOPES_REQUIRE_EXTENSION=1): "
+                f"{error}\n"
+            )
             raise error
-        self.warn(
-            "\n" + "*" * 72 + f"\ndi-scopes: building the compiled twin failed ({error}).\n"
-            "Installing the pure-Python twin, which is about 3x slower per request.\n"
-            "Set DI_SCOPES_REQUIRE_EXTENSION=1 to make this an error.\n" + "*" * 72
+        if getattr(self, "_warned", False):
+            return
+        self._warned = True
+        sys.stderr.write(
+            "\n" + "*" * 72 + f"\nWARNING: di-scopes: building the compiled twin failed:\n  {error}\n"
+            "Installing the pure-Python twin, which is several times slower.\n"
+            "Install a C compiler and the Python headers and reinstall to get the compiled twin;\n"
+            "set DI_SCOPES_REQUIRE_EXTENSION=1 to make this an error.\n" + "*" * 72 + "\n\n"
         )
 
 
-def extensions():
-    if NO_EXTENSIONS:
-        return []
-    from Cython.Build import cythonize
-
-    # Heap types: dependency-injector's abi3 wheels make Provider a heap type, whose dealloc
-    # drops a reference to the instance's type; a static subclass type would be freed by it.
-    extension = Extension(
-        "di_scopes._scope_c",
-        ["src/di_scopes/_scope_c.pyx"],
-        define_macros=[("CYTHON_USE_TYPE_SPECS", "1")],
-    )
-    return cythonize(
-        [extension],
-        include_path=["src/di_scopes/_cdeps"],
-        compiler_directives={"language_level": 3, "embedsignature": True},
-    )
-
-
-setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt})
+setup(ext_modules=[] if NO_EXTENSIONS else [EXTENSION], cmdclass={"build_ext": BuildExt})
