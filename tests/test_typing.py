@@ -19,6 +19,22 @@ def test_user_code_type_checks_strictly():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_package_is_strictly_typed():
+    """The package's own annotations (the pure twin, the stub of the compiled one, the
+    integrations) pass ``mypy --strict``."""
+    import di_scopes
+
+    package = Path(di_scopes.__file__).parent
+    files = [str(p) for p in sorted(package.glob("*.py")) + [package / "_scope_c.pyi"] if p.name != "__init__.py"]
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", *files],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_compiled_twin_stub_matches_the_pure_twin():
     """Every public name of the pure twin is in the stub of the compiled one."""
     import di_scopes._scope_py as pure

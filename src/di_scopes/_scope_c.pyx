@@ -249,9 +249,21 @@ cdef class Scope:
         self._activate()
         return self
 
-    async def __aexit__(self, exc_type, exc, tb):
+    def __aexit__(self, exc_type, exc, tb):
+        # Not a coroutine: a scope with nothing to await is closed before this returns.
+        cdef list entries = self._begin_close()
+        if entries is not None and _needs_await(entries):
+            return self._aexit_awaiting(entries, exc)
         try:
-            await self.aclose(exc)
+            if entries is not None:
+                self._teardown(entries, exc)
+        finally:
+            self._deactivate()
+        return DONE
+
+    async def _aexit_awaiting(self, list entries, exc):
+        try:
+            await self._teardown_awaiting(entries, exc)
         finally:
             self._deactivate()
 
@@ -447,15 +459,18 @@ cdef class Scope:
         check_exception(exc)
         self._close(exc)
 
-    @cython.boundscheck(False)
-    @cython.wraparound(False)
     cdef int _close(self, exc) except -1:
         """close() without the argument check, for __exit__."""
+        cdef list entries = self._begin_close()
+        if entries is not None:
+            self._teardown(entries, exc)
+        return 0
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    cdef int _teardown(self, list entries, exc) except -1:
         cdef _Entry entry
         cdef Py_ssize_t index
-        cdef list entries = self._begin_close()
-        if entries is None:
-            return 0
         cdef list errors = None
         cdef list async_left = None
         try:
@@ -479,39 +494,28 @@ cdef class Scope:
             report_teardown(self, exc, errors or (), async_left or ())
         return 0
 
-    async def aclose(self, exc=None):
-        """Tear down what the scope created, newest first, with ``exc`` thrown in.
+    def aclose(self, exc=None):
+        """Tear down what the scope created, newest first, with ``exc`` thrown in; await it.
 
         Like ``close()``, and it also closes asynchronous resources. Synchronous teardown of a
         resource created in a worker thread runs in a worker thread, off the event loop. Once
         begun, the teardown is shielded from cancellation: it finishes, then the cancellation is
-        raised.
+        raised. What needs no awaiting is done before the awaitable is returned.
         """
-        cdef _Entry entry
-        cdef Py_ssize_t index
-        cdef unsigned long me = PyThread_get_thread_ident()
-        cdef bint needs_await = False
         check_exception(exc)
         cdef list entries = self._begin_close()
         if entries is None:
-            return
+            return DONE
+        if not _needs_await(entries):
+            self._teardown(entries, exc)
+            return DONE
+        return self._teardown_awaiting(entries, exc)
+
+    async def _teardown_awaiting(self, list entries, exc):
         cancelled = None
         errors = []
         try:
-            for entry in entries:
-                if entry.state == READY and entry.kind != NO_TEARDOWN and (entry.kind >= AGEN or entry.thread != me):
-                    needs_await = True
-                    break
-            if needs_await:
-                errors, cancelled = await shielded(_ateardown(entries, exc))
-            else:
-                for index in range(len(entries) - 1, -1, -1):
-                    entry = <_Entry>entries[index]
-                    if entry.state != READY or entry.kind == NO_TEARDOWN:
-                        continue
-                    error = _exit_sync(entry.kind, entry.obj, exc, entry.provider)
-                    if error is not None:
-                        errors.append((entry.provider, error))
+            errors, cancelled = await shielded(_teardown_async(entries, exc))
         finally:
             self._finish_close()
         if cancelled is not None:
@@ -531,6 +535,16 @@ cdef class Scope:
                 warnings.warn(gc_open_message(self._name, live), ResourceWarning)
             except Exception:  # interpreter shutdown, or warnings turned into errors
                 pass
+
+
+cdef bint _needs_await(list entries):
+    """Whether a teardown must be awaited: async resources, or sync ones made in other threads."""
+    cdef unsigned long me = PyThread_get_thread_ident()
+    cdef _Entry entry
+    for entry in entries:
+        if entry.state == READY and entry.kind != NO_TEARDOWN and (entry.kind >= AGEN or entry.thread != me):
+            return True
+    return False
 
 
 cdef int _wait_for(_Entry entry) except -1:
@@ -653,7 +667,7 @@ def _exit_sync_in_thread(int kind, obj, exc, provider):
     return _exit_sync(kind, obj, exc, provider)
 
 
-async def _ateardown(list entries, exc):
+async def _teardown_async(list entries, exc):
     cdef _Entry entry
     cdef Py_ssize_t index
     cdef unsigned long me = PyThread_get_thread_ident()

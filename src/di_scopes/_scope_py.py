@@ -182,14 +182,26 @@ class Scope:
         self._activate()
         return self
 
-    async def __aexit__(
+    def __aexit__(
         self,
         exc_type: Optional[Type[BaseException]],
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
-    ) -> None:
+    ) -> Awaitable[None]:
+        # Not a coroutine: a scope with nothing to await is closed before this returns.
+        teardowns = self._begin_close()
+        if teardowns is not None and _needs_await(teardowns):
+            return self._aexit_awaiting(teardowns, exc)
         try:
-            await self.aclose(exc)
+            if teardowns is not None:
+                self._teardown(teardowns, exc)
+        finally:
+            self._deactivate()
+        return DONE
+
+    async def _aexit_awaiting(self, teardowns: List[_Teardown], exc: Optional[BaseException]) -> None:
+        try:
+            await self._teardown_awaiting(teardowns, exc)
         finally:
             self._deactivate()
 
@@ -353,8 +365,10 @@ class Scope:
         """
         check_exception(exc)
         teardowns = self._begin_close()
-        if teardowns is None:
-            return
+        if teardowns is not None:
+            self._teardown(teardowns, exc)
+
+    def _teardown(self, teardowns: List[_Teardown], exc: Optional[BaseException]) -> None:
         errors: List[Tuple[Any, BaseException]] = []
         async_left = []
         try:
@@ -370,29 +384,27 @@ class Scope:
         if errors or async_left:
             report_teardown(self, exc, errors, async_left)
 
-    async def aclose(self, exc: Optional[BaseException] = None) -> None:
-        """Tear down what the scope created, newest first, with ``exc`` thrown in.
+    def aclose(self, exc: Optional[BaseException] = None) -> Awaitable[None]:
+        """Tear down what the scope created, newest first, with ``exc`` thrown in; await it.
 
         Like ``close()``, and it also closes asynchronous resources. Synchronous teardown of a
         resource created in a worker thread runs in a worker thread, off the event loop. Once
         begun, the teardown is shielded from cancellation: it finishes, then the cancellation is
-        raised.
+        raised. What needs no awaiting is done before the awaitable is returned.
         """
         check_exception(exc)
         teardowns = self._begin_close()
         if teardowns is None:
-            return
+            return DONE
+        if not _needs_await(teardowns):
+            self._teardown(teardowns, exc)
+            return DONE
+        return self._teardown_awaiting(teardowns, exc)
+
+    async def _teardown_awaiting(self, teardowns: List[_Teardown], exc: Optional[BaseException]) -> None:
         cancelled = None
         try:
-            me = get_ident()
-            if any(kind >= _AGEN or thread != me for kind, _, _, thread in teardowns):
-                errors, cancelled = await shielded(_ateardown(teardowns, exc))
-            else:
-                errors = []
-                for kind, obj, provider, _ in reversed(teardowns):
-                    error = _exit_sync(kind, obj, exc, provider)
-                    if error is not None:
-                        errors.append((provider, error))
+            errors, cancelled = await shielded(_teardown_async(teardowns, exc))
         finally:
             self._finish_close()
         if cancelled is not None:
@@ -457,6 +469,12 @@ def _is_async_cm(cls: type) -> bool:
     return hasattr(cls, "__aenter__") and hasattr(cls, "__aexit__")
 
 
+def _needs_await(teardowns: List[_Teardown]) -> bool:
+    """Whether a teardown must be awaited: async resources, or sync ones made in other threads."""
+    me = get_ident()
+    return any(kind >= _AGEN or thread != me for kind, _, _, thread in teardowns)
+
+
 def _is_own(error: BaseException, exc: Optional[BaseException]) -> bool:
     """Whether ``error`` is the scope's exception coming back out of a teardown."""
     return exc is not None and (error is exc or (isinstance(error, RuntimeError) and error.__cause__ is exc))
@@ -506,7 +524,7 @@ async def _exit_async(kind: int, obj: Any, exc: Optional[BaseException], provide
         return None if _is_own(error, exc) else error
 
 
-async def _ateardown(teardowns: List[_Teardown], exc: Optional[BaseException]) -> List[Tuple[Any, BaseException]]:
+async def _teardown_async(teardowns: List[_Teardown], exc: Optional[BaseException]) -> List[Tuple[Any, BaseException]]:
     errors = []
     me = get_ident()
     for kind, obj, provider, thread in reversed(teardowns):

@@ -14,12 +14,12 @@ or ``Annotated`` form, for async and ``def`` endpoints and sub-dependencies. But
     async def get_user(user_id: int, users: UserRepository = Depends(Provide[Container.users])):
         ...
 
-FastAPI then sees only ``user_id``: the injected parameters are resolved by dependency-injector's
-wiring inside the endpoint call, so they cost neither a thread-pool hop nor FastAPI's
-per-parameter work, and never appear in the OpenAPI schema. Wire the container as usual
-(``container.wire(modules=[...])`` or ``wiring_config``); overrides made on the wired container
-instance (``container.session.override(...)``) are honoured. FastAPI's ``app.dependency_overrides``
-does not see these parameters: override the providers instead.
+FastAPI then sees only ``user_id``. The injected parameters are resolved inside the endpoint
+call from the providers that dependency-injector's wiring bound to them, so they cost neither a
+thread-pool hop nor FastAPI's per-parameter work, and never appear in the OpenAPI schema. Wire
+the container as usual (``container.wire(modules=[...])`` or ``wiring_config``); overrides made on
+the wired container instance (``container.session.override(...)``) are honoured. FastAPI's
+``app.dependency_overrides`` does not see these parameters: override the providers instead.
 
 Each call of an endpoint decorated with ``inject`` runs in an exclusive scope named
 ``"endpoint"`` (``ENDPOINT_SCOPE``): a resource bound to it with ``.in_scope("endpoint")`` is
@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable, TypeVar, cast
+from typing import Any, Callable, Dict, List, TypeVar, cast
 
 from dependency_injector import wiring
 
@@ -49,42 +49,75 @@ def inject(fn: _F) -> _F:
     """Resolve ``fn``'s ``Provide[...]`` parameters inside the call; hide them from FastAPI.
 
     Accepts ``Depends(Provide[...])``, ``Provide[...]`` and ``Provider[...]`` markers, as
-    defaults or in ``Annotated[...]``, like dependency-injector's ``@inject``.
+    defaults or in ``Annotated[...]``, like dependency-injector's ``@inject``. An endpoint with a
+    ``Closing[...]`` marker goes through dependency-injector's own resolver, which shuts it down.
     """
-    patched = wiring.inject(fn)  # dependency-injector's wiring binds and resolves the markers
+    patched = wiring.inject(fn)  # dependency-injector's record of the markers, bound by wire()
     if patched is fn:  # nothing to inject (dependency-injector has warned)
         return fn
-    injected = set(wiring._fetch_reference_injections(fn)[0])
+    binding = wiring._patched_registry.get_callable(patched)
+    injected = set(binding.reference_injections)
     signature = inspect.signature(fn)
     visible = signature.replace(
         parameters=[p for name, p in signature.parameters.items() if name not in injected]
     )
     make_scope = di_scopes._twin.scope
 
+    # Closing[...] markers need dependency-injector's own resolver, which shuts them down.
+    via_wiring = bool(binding.reference_closing)
+
+    def resolve(kwargs: Dict[str, Any]) -> List[str]:
+        """Add the injected values to ``kwargs``; return the names whose values must be awaited.
+        The providers are the ones wiring bound: container.wire() and unwire() change them."""
+        pending = []
+        for name, provider in binding.injections.items():
+            if name not in kwargs:
+                value = kwargs[name] = provider()
+                if not provider.is_async_mode_disabled() and inspect.isawaitable(value):
+                    pending.append(name)
+        return pending
+
     if inspect.iscoroutinefunction(fn):
 
         async def endpoint(*args: Any, **kwargs: Any) -> Any:
             async with make_scope(ENDPOINT_SCOPE, exclusive=True):
-                return await patched(*args, **kwargs)
+                if via_wiring:
+                    return await patched(*args, **kwargs)
+                for name in resolve(kwargs):
+                    kwargs[name] = await kwargs[name]
+                return await fn(*args, **kwargs)
 
     elif inspect.isasyncgenfunction(fn):
 
         async def endpoint(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
             async with make_scope(ENDPOINT_SCOPE, exclusive=True):
-                async for item in patched(*args, **kwargs):
+                if via_wiring:
+                    items = patched(*args, **kwargs)
+                else:
+                    for name in resolve(kwargs):
+                        kwargs[name] = await kwargs[name]
+                    items = fn(*args, **kwargs)
+                async for item in items:
                     yield item
 
     elif inspect.isgeneratorfunction(fn):
 
         def endpoint(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
             with make_scope(ENDPOINT_SCOPE, exclusive=True):
-                yield from patched(*args, **kwargs)
+                if via_wiring:
+                    yield from patched(*args, **kwargs)
+                else:
+                    resolve(kwargs)
+                    yield from fn(*args, **kwargs)
 
     else:
 
         def endpoint(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
             with make_scope(ENDPOINT_SCOPE, exclusive=True):
-                return patched(*args, **kwargs)
+                if via_wiring:
+                    return patched(*args, **kwargs)
+                resolve(kwargs)
+                return fn(*args, **kwargs)
 
     functools.update_wrapper(endpoint, fn)
     endpoint.__signature__ = visible  # type: ignore[attr-defined]

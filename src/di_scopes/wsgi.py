@@ -18,7 +18,7 @@ while the body is produced, so a streamed body resolves the request's instances.
 from __future__ import annotations
 
 import contextvars
-from typing import Any, Callable, Iterable, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 
 import di_scopes
 
@@ -27,7 +27,7 @@ from ._common import DEFAULT_SCOPE_NAME, ErrorResponse, check_scope_name
 __all__ = ["ScopeMiddleware"]
 
 StartResponse = Callable[..., Any]
-WSGIApp = Callable[[dict, StartResponse], Iterable[bytes]]
+WSGIApp = Callable[[Dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 class ScopeMiddleware:
@@ -51,7 +51,7 @@ class ScopeMiddleware:
         self.failure_status = failure_status
         self._scope = di_scopes._twin.scope
 
-    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+    def __call__(self, environ: Dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         context = contextvars.copy_context()
         request_scope = self._scope(self.name)
         statuses: List[int] = []
@@ -100,7 +100,7 @@ class _ScopedBody:
                 raise
             if chunk is _DONE:
                 return
-            yield chunk
+            yield chunk  # type: ignore[misc]
 
     def _fail(self, error: BaseException) -> None:
         if not self._failed:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Awaitable, Callable, Iterator, MutableMapping
 
 from dependency_injector import containers, providers
 
 import di_scopes
+from di_scopes.asgi import ScopeMiddleware
+from di_scopes.fastapi import inject
+from di_scopes.sqlalchemy import transaction
+from di_scopes.wsgi import ScopeMiddleware as WSGIScopeMiddleware
 
 
 class Session:
@@ -47,3 +51,32 @@ def main() -> None:
         container.session()
     except di_scopes.ScopeError as error:
         print(error)
+
+
+Message = MutableMapping[str, Any]
+
+
+async def asgi_app(
+    scope: Message, receive: Callable[[], Awaitable[Message]], send: Callable[[Message], Awaitable[None]]
+) -> None: ...
+
+
+def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    return [b""]
+
+
+asgi = ScopeMiddleware(asgi_app, failure_status=None)
+wsgi = WSGIScopeMiddleware(wsgi_app, name="request")
+
+
+@inject
+async def endpoint(n: int) -> int:
+    return n
+
+
+class Factory:
+    def __call__(self) -> Session:
+        return Session()
+
+
+sessions = di_scopes.ContextLocalResource(transaction, Factory())

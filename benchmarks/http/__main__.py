@@ -1,0 +1,161 @@
+"""HTTP benchmark: the same endpoint wired eight ways, served by uvicorn, loaded by wrk.
+
+    python -m benchmarks.http                      # 3 rounds of 10 s per variant, ~5 minutes
+    python -m benchmarks.http --duration 1 --rounds 1 --output -   # smoke run
+
+Everything runs on 127.0.0.1 and stops by itself. Each variant gets one uvicorn worker; on a
+machine with two or more cores the server is pinned to one core and wrk to another. Rounds
+interleave the variants, so drift in the machine's speed spreads over all of them; the report
+gives each variant's median requests/s and its share of the hand-wired floor ("manual").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import httpx
+
+from .apps import VARIANTS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def pinned(command: List[str], core: Optional[int]) -> List[str]:
+    if core is None or shutil.which("taskset") is None:
+        return command
+    return ["taskset", "-c", str(core), *command]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """One uvicorn worker serving one variant on 127.0.0.1."""
+
+    def __init__(self, variant: str, core: Optional[int]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        env = {**os.environ, "BENCH_VARIANT": variant}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+        command = [
+            sys.executable, "-m", "uvicorn", "benchmarks.http.apps:app",
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--workers", "1", "--log-level", "warning", "--no-access-log",
+        ]
+        self.process = subprocess.Popen(
+            pinned(command, core), env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+
+    def __enter__(self) -> "Server":
+        deadline = time.monotonic() + 30
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited:\n{self.process.stdout.read()}")
+            try:
+                response = httpx.get(self.url, timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the server did not start within 30 s")
+                time.sleep(0.1)
+        if response.status_code != 200 or response.json() != {"one": 1}:
+            raise RuntimeError(f"the endpoint answered {response.status_code}: {response.text}")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.communicate()
+
+
+def wrk(url: str, seconds: float, connections: int, core: Optional[int]) -> float:
+    """Requests per second from one wrk run; every response must be a 200."""
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s", url]
+    out = subprocess.run(pinned(command, core), capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    if "Non-2xx" in out or "Socket errors" in out or rate == 0:
+        raise RuntimeError(f"wrk saw failed requests:\n{out}")
+    return rate
+
+
+def versions() -> Dict[str, str]:
+    found = {}
+    for name in ("di-scopes", "dependency-injector", "fastapi", "starlette", "uvicorn", "SQLAlchemy", "dishka", "wireup"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description="HTTP benchmark of the wiring variants (loopback only)")
+    parser.add_argument("--duration", type=float, default=10, help="seconds of load per run (default 10)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per variant, interleaved (default 3)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--output", default=str(ROOT / "docs" / "http-results.json"), help="JSON results file, or -")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (Debian/Ubuntu: apt-get install wrk)")
+    if "manual" not in args.variants:
+        args.variants.insert(0, "manual")
+
+    cores = os.cpu_count() or 1
+    server_core, load_core = (0, 1) if cores >= 2 else (None, None)
+    import di_scopes
+
+    samples: Dict[str, List[float]] = {variant: [] for variant in args.variants}
+    for round_number in range(args.rounds):
+        order = args.variants[round_number % len(args.variants):] + args.variants[: round_number % len(args.variants)]
+        for variant in order:
+            with Server(variant, server_core) as server:
+                wrk(server.url, 1, args.connections, load_core)  # warm up
+                samples[variant].append(wrk(server.url, args.duration, args.connections, load_core))
+            print(f"round {round_number + 1}/{args.rounds} {variant:<20} {samples[variant][-1]:>9.0f} req/s", flush=True)
+
+    floor = statistics.median(samples["manual"])
+    rows = [
+        {"variant": variant, "requests_per_second": statistics.median(runs), "share_of_manual": statistics.median(runs) / floor, "runs": runs}
+        for variant, runs in samples.items()
+    ]
+    print(f"\n{'variant':<20} {'req/s':>9} {'share of manual':>16}")
+    for row in rows:
+        print(f"{row['variant']:<20} {row['requests_per_second']:>9.0f} {row['share_of_manual']:>15.1%}")
+    results = {
+        "machine": f"{platform.machine()}, {cores} cores, {platform.platform()}",
+        "python": platform.python_version(),
+        "implementation": di_scopes.IMPLEMENTATION,
+        "versions": versions(),
+        "settings": {"duration": args.duration, "rounds": args.rounds, "connections": args.connections, "pinned": server_core is not None},
+        "rows": rows,
+    }
+    if args.output != "-":
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
+        print(f"\nwritten to {args.output}")
+
+
+if __name__ == "__main__":
+    main()
