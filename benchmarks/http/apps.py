@@ -17,6 +17,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from di_scopes.sqlalchemy import transaction as session_generator  # every variant's session: the same generator
+
 VARIANTS = (
     "manual",
     "fastapi-sync-gen",
@@ -44,18 +46,6 @@ def session_factory() -> sessionmaker:
     # committed in another (FastAPI runs sync dependencies' setup and exit on different workers).
     engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
     return sessionmaker(bind=engine)
-
-
-def session_generator(factory: sessionmaker) -> Iterator[Session]:
-    session = factory()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def result(a: Session, b: Session, repository: Repository) -> dict:

@@ -62,6 +62,13 @@ def check_scope_name(name: object) -> str:
     return name
 
 
+def check_failure_status(failure_status: object) -> None:
+    if failure_status is not None and not (
+        isinstance(failure_status, int) and not isinstance(failure_status, bool) and 100 <= failure_status <= 599
+    ):
+        raise ValueError(f"failure_status must be an HTTP status (100-599) or None, got {failure_status!r}")
+
+
 def check_exception(exc: object) -> None:
     if exc is not None and not isinstance(exc, BaseException):
         raise TypeError(

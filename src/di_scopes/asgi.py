@@ -24,7 +24,7 @@ from typing import Any, Awaitable, Callable, MutableMapping, Optional
 
 import di_scopes
 
-from ._common import DEFAULT_SCOPE_NAME, ErrorResponse, check_scope_name
+from ._common import DEFAULT_SCOPE_NAME, ErrorResponse, check_failure_status, check_scope_name
 
 __all__ = ["ScopeMiddleware"]
 
@@ -50,8 +50,7 @@ class ScopeMiddleware:
         name: str = DEFAULT_SCOPE_NAME,
         failure_status: Optional[int] = 400,
     ) -> None:
-        if failure_status is not None and not (isinstance(failure_status, int) and 100 <= failure_status <= 599):
-            raise ValueError(f"failure_status must be an HTTP status (100-599) or None, got {failure_status!r}")
+        check_failure_status(failure_status)
         self.app = app
         self.name = check_scope_name(name)
         self.failure_status = failure_status
