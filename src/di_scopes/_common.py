@@ -11,7 +11,7 @@ import inspect
 import sys
 import traceback
 import weakref
-from typing import Any, Awaitable, Callable, Iterable, Sequence, Tuple, TypeVar
+from typing import Any, Awaitable, Callable, Iterable, Sequence, Set, Tuple, TypeVar
 
 from anyio import CapacityLimiter, to_thread
 
@@ -54,6 +54,17 @@ def describe(provider: Any) -> str:
     provides = provider.provides
     name = getattr(provides, "__qualname__", None) or repr(provides)
     return f"{type(provider).__name__}({name})"
+
+
+# Every scope name a provider has been bound to with in_scope(): an integration skips opening a
+# scope of its own that no provider could live in.
+bound_scope_names: Set[str] = set()
+
+
+def bind_scope_name(name: object) -> str:
+    checked = check_scope_name(name)
+    bound_scope_names.add(checked)
+    return checked
 
 
 def check_scope_name(name: object) -> str:

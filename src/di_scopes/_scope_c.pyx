@@ -31,6 +31,7 @@ from ._common import (
     DEFAULT_SCOPE_NAME,
     DONE,
     ScopeError,
+    bind_scope_name,
     check_exception,
     check_scope_name,
     circular_message,
@@ -836,7 +837,7 @@ cdef class _ScopedProvider(Provider):
         Returns the provider, so it chains in a container body:
         ``connection = ContextLocalResource(open_connection).in_scope("websocket")``.
         """
-        self._scope_name = check_scope_name(name)
+        self._scope_name = bind_scope_name(name)
         return self
 
     @property

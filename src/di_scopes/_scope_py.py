@@ -39,6 +39,7 @@ from ._common import (
     DEFAULT_SCOPE_NAME,
     DONE,
     ScopeError,
+    bind_scope_name,
     check_exception,
     check_scope_name,
     circular_message,
@@ -572,7 +573,7 @@ class _ScopedProvider(providers.Provider[_T]):
         Returns the provider, so it chains in a container body:
         ``connection = ContextLocalResource(open_connection).in_scope("websocket")``.
         """
-        self._scope_name = check_scope_name(name)
+        self._scope_name = bind_scope_name(name)
         return self
 
     @property

@@ -25,7 +25,8 @@ Each call of an endpoint decorated with ``inject`` runs in an exclusive scope na
 ``"endpoint"`` (``ENDPOINT_SCOPE``): a resource bound to it with ``.in_scope("endpoint")`` is
 torn down when the endpoint returns, before the response is sent, like FastAPI's
 ``Depends(scope="function")``; everything else lives in the request scope of
-``di_scopes.asgi.ScopeMiddleware`` until the response has been sent.
+``di_scopes.asgi.ScopeMiddleware`` until the response has been sent. (Until some provider is
+bound to ``"endpoint"`` the scope would stay empty, and is not opened.)
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from typing import Any, Callable, Dict, List, TypeVar, cast
 from dependency_injector import wiring
 
 import di_scopes
+
+from ._common import bound_scope_names
 
 __all__ = ["ENDPOINT_SCOPE", "inject"]
 
@@ -62,7 +65,6 @@ def inject(fn: _F) -> _F:
         parameters=[p for name, p in signature.parameters.items() if name not in injected]
     )
     make_scope = di_scopes._twin.scope
-
     # Closing[...] markers need dependency-injector's own resolver, which shuts them down.
     via_wiring = bool(binding.reference_closing)
 
@@ -79,48 +81,68 @@ def inject(fn: _F) -> _F:
 
     if inspect.iscoroutinefunction(fn):
 
+        async def run(args: Any, kwargs: Dict[str, Any]) -> Any:
+            if via_wiring:
+                return await patched(*args, **kwargs)
+            for name in resolve(kwargs):
+                kwargs[name] = await kwargs[name]
+            return await fn(*args, **kwargs)
+
         async def endpoint(*args: Any, **kwargs: Any) -> Any:
-            async with make_scope(ENDPOINT_SCOPE, exclusive=True):
-                if via_wiring:
-                    return await patched(*args, **kwargs)
-                for name in resolve(kwargs):
-                    kwargs[name] = await kwargs[name]
-                return await fn(*args, **kwargs)
+            if ENDPOINT_SCOPE in bound_scope_names:
+                async with make_scope(ENDPOINT_SCOPE, exclusive=True):
+                    return await run(args, kwargs)
+            return await run(args, kwargs)
 
     elif inspect.isasyncgenfunction(fn):
 
-        async def endpoint(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
-            async with make_scope(ENDPOINT_SCOPE, exclusive=True):
-                if via_wiring:
-                    items = patched(*args, **kwargs)
-                else:
-                    for name in resolve(kwargs):
-                        kwargs[name] = await kwargs[name]
-                    items = fn(*args, **kwargs)
-                async for item in items:
+        async def items(args: Any, kwargs: Dict[str, Any]) -> Any:
+            if via_wiring:
+                async for item in patched(*args, **kwargs):
                     yield item
+                return
+            for name in resolve(kwargs):
+                kwargs[name] = await kwargs[name]
+            async for item in fn(*args, **kwargs):
+                yield item
 
-    elif inspect.isgeneratorfunction(fn):
-
-        def endpoint(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
-            with make_scope(ENDPOINT_SCOPE, exclusive=True):
-                if via_wiring:
-                    yield from patched(*args, **kwargs)
-                else:
-                    resolve(kwargs)
-                    yield from fn(*args, **kwargs)
+        async def endpoint(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+            if ENDPOINT_SCOPE in bound_scope_names:
+                async with make_scope(ENDPOINT_SCOPE, exclusive=True):
+                    async for item in items(args, kwargs):
+                        yield item
+            else:
+                async for item in items(args, kwargs):
+                    yield item
 
     else:
 
-        def endpoint(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
-            with make_scope(ENDPOINT_SCOPE, exclusive=True):
-                if via_wiring:
-                    return patched(*args, **kwargs)
-                resolve(kwargs)
-                return fn(*args, **kwargs)
+        def call(args: Any, kwargs: Dict[str, Any]) -> Any:
+            if via_wiring:
+                return patched(*args, **kwargs)
+            resolve(kwargs)
+            return fn(*args, **kwargs)
+
+        if inspect.isgeneratorfunction(fn):
+
+            def endpoint(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+                if ENDPOINT_SCOPE in bound_scope_names:
+                    with make_scope(ENDPOINT_SCOPE, exclusive=True):
+                        yield from call(args, kwargs)
+                else:
+                    yield from call(args, kwargs)
+
+        else:
+
+            def endpoint(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+                if ENDPOINT_SCOPE in bound_scope_names:
+                    with make_scope(ENDPOINT_SCOPE, exclusive=True):
+                        return call(args, kwargs)
+                return call(args, kwargs)
 
     functools.update_wrapper(endpoint, fn)
     endpoint.__signature__ = visible  # type: ignore[attr-defined]
     annotations = getattr(fn, "__annotations__", {})
     endpoint.__annotations__ = {k: v for k, v in annotations.items() if k not in injected}
     return cast(_F, endpoint)
+
