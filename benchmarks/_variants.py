@@ -71,7 +71,7 @@ class Twin(Variant):
 
     def __init__(self, name: str, module: Any) -> None:
         self.name = name
-        self.label = f"di-scopes {'compiled' if name == 'c' else 'pure-Python'} twin"
+        self.label = f"di-scopes {'pure-Python' if name == 'py' else 'compiled'} twin"
         self.m = module
 
     def cached(self):
@@ -980,6 +980,11 @@ _PEERS: Dict[str, Callable[[], Variant]] = {
 
 
 def make(name: str) -> Variant:
+    """The variant called ``name``; ``label:module`` is a twin imported from ``module`` (for
+    comparing builds of the compiled twin, e.g. ``c-abi3:di_scopes._scope_cabi3``)."""
+    if ":" in name:
+        label, module = name.split(":", 1)
+        return Twin(label, importlib.import_module(module))
     if name in ("c", "py"):
         # Imported directly: a missing compiled twin is an error here, never a silent fallback.
         return Twin(name, importlib.import_module(f"di_scopes._scope_{name}"))
@@ -987,7 +992,7 @@ def make(name: str) -> Variant:
 
 
 def variant_class(name: str) -> type:
-    return Twin if name in ("c", "py") else _PEERS[name]
+    return Twin if name in ("c", "py") or ":" in name else _PEERS[name]
 
 
 def supports(name: str, method: str) -> bool:
