@@ -144,6 +144,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--only", help="with --profile: functions whose name contains this")
     parser.add_argument("--top", type=int, default=25, help="functions shown with --profile")
     parser.add_argument("--json", help="write the counts to this file")
+    parser.add_argument("--append", action="store_true", help="add to the --json file's rows (same N1, N2)")
     args = parser.parse_args(argv)
     from ._harness import SCENARIOS
     from ._variants import supports
@@ -164,6 +165,13 @@ def main(argv: Optional[List[str]] = None) -> None:
                     print(f"    {cost:10,.1f}  {name}")
             results.append(row)
     if args.json:
+        if args.append and os.path.exists(args.json):
+            with open(args.json) as existing:
+                previous = json.load(existing)
+            if (previous["n1"], previous["n2"]) != (args.n1, args.n2):
+                raise SystemExit(f"{args.json} was measured with other N1, N2")
+            measured = {(row["scenario"], row["variant"]) for row in results}
+            results = [row for row in previous["results"] if (row["scenario"], row["variant"]) not in measured] + results
         document = {
             "python": platform.python_version(),
             "machine": platform.machine(),
