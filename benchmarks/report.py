@@ -184,19 +184,20 @@ def callgrind_section(path: str) -> List[str]:
     lines = [
         f"Instructions per cycle (per resolve for the cached resolve), Python {document.get('python', '?')}: "
         f"the difference between runs of {document['n1']} and {document['n2']} cycles, divided by "
-        f"{document['n2'] - document['n1']}. Repeatable to well under 1%.",
+        f"{document['n2'] - document['n1']}. Repeatable to a few per cent between runs (more where a variant leaves "
+        "reference cycles to the garbage collector).",
         "",
-        "| scenario | " + " | ".join(f"`{name}`" for name in variants) + " | compiled / floor | compiled / Object |",
-        "|---|" + "---:|" * (len(variants) + 2),
+        "| scenario | " + " | ".join(f"`{name}`" for name in variants)
+        + " | compiled / floor | compiled / Object | compiled / dishka |",
+        "|---|" + "---:|" * (len(variants) + 3),
     ]
     for key in SCENARIOS:
         rows = by_scenario.get(key)
         if not rows:
             continue
         cells = [f"{rows[name]:,}" if name in rows else "—" for name in variants]
-        floor = fmt_ratio(rows["c"] / rows["floor"]) if "c" in rows and "floor" in rows else "—"
-        obj = fmt_ratio(rows["c"] / rows["object"]) if "c" in rows and "object" in rows else "—"
-        lines.append(f"| {SCENARIOS[key][1]} | " + " | ".join(cells) + f" | {floor} | {obj} |")
+        against = [fmt_ratio(rows["c"] / rows[other]) if "c" in rows and other in rows else "—" for other in ("floor", "object", "dishka")]
+        lines.append(f"| {SCENARIOS[key][1]} | " + " | ".join(cells + against) + " |")
     return lines
 
 
