@@ -7,6 +7,9 @@ afterwards: one session opened per cycle, closed, and committed or rolled back a
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import functools
+import sys
 from typing import Any, Callable, Iterator
 
 from ._variants import COMMITTED, ROLLED_BACK
@@ -106,10 +109,17 @@ def build(scenario: str, variant, cycles: int, *, loop=None, executor=None) -> I
     """The callable that runs ``cycles`` cycles of ``scenario`` with ``variant`` and checks them.
 
     For the cached resolve, a cycle is one resolve, and the callable returns the last one.
+    Everything runs in a fresh, empty ``contextvars.Context``: the cost of ``ContextVar.set`` and
+    ``reset`` grows with the variables already set in the context (and their hashes, which vary
+    between processes), so a context shared by all benchmarks would make every scope's cost depend
+    on what ran before it.
     """
+    context = contextvars.Context()
     if scenario == "cached_resolve":
-        with variant.cached() as (resolve, key):
-            expected = resolve() if key is None else resolve(key)
+        opened = variant.cached()
+        resolve, key = context.run(opened.__enter__)
+        try:
+            expected = context.run(resolve) if key is None else context.run(resolve, key)
             run = unrolled(resolve, key, cycles // 10)
 
             def checked() -> Any:
@@ -118,21 +128,27 @@ def build(scenario: str, variant, cycles: int, *, loop=None, executor=None) -> I
                     raise AssertionError("the cached resolve returned another instance")
                 return result
 
-            yield checked
+            yield functools.partial(context.run, checked)
+        except BaseException:
+            if not context.run(opened.__exit__, *sys.exc_info()):
+                raise
+        else:
+            context.run(opened.__exit__, None, None, None)
         return
     if scenario == "empty_scope":
-        yield looped(variant.empty(), cycles, None)
+        run = looped(variant.empty(), cycles, None)
     elif scenario == "request_cycle":
-        yield looped(variant.cycle(), cycles)
+        run = looped(variant.cycle(), cycles)
     elif scenario == "service_graph":
-        yield looped(variant.graph(), cycles)
+        run = looped(variant.graph(), cycles)
     elif scenario == "async_request_cycle":
-        yield looped_async(loop, variant.acycle(), cycles)
+        run = looped_async(loop, variant.acycle(), cycles)
     elif scenario == "async_service_graph":
-        yield looped_async(loop, variant.agraph(), cycles)
+        run = looped_async(loop, variant.agraph(), cycles)
     elif scenario == "error_path":
-        yield looped_raising(variant.error_cycle(), cycles, variant.error_outcome)
+        run = looped_raising(variant.error_cycle(), cycles, variant.error_outcome)
     elif scenario == "threads":
-        yield looped(variant.thread_cycle(executor), cycles)
+        run = looped(variant.thread_cycle(executor), cycles)
     else:
         raise ValueError(f"unknown scenario {scenario!r}")
+    yield functools.partial(context.run, run)
