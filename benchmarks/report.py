@@ -51,6 +51,13 @@ NOTES = {
 }
 
 
+SCENARIO_NOTES = {
+    "threads": "Each cycle hands work to a worker thread and waits for it; that handoff dominates "
+    "and varies with the scheduler, so these rows show that no variant adds much to it, not how the "
+    "variants rank.",
+}
+
+
 def latest_json() -> str:
     candidates = glob.glob(os.path.join(ROOT, ".benchmarks", "**", "*.json"), recursive=True)
     if not candidates:
@@ -264,6 +271,8 @@ def markdown(results, document, stat: str, source: str) -> str:
     for key in SCENARIOS:
         if key in results:
             lines += scenario_section(key, results[key], stat) + [""]
+            if key in SCENARIO_NOTES:
+                lines += [SCENARIO_NOTES[key], ""]
     lines += [
         "Rows missing from a scenario: the variant cannot run it correctly (the benchmark checks that "
         "it fails, and skips it):",
