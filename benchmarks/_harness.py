@@ -1,0 +1,154 @@
+"""The loops the benchmarks time, shared by ``test_micro`` and ``callgrind``.
+
+Each loop runs many cycles per call, to amortise the call, and checks the session ledger
+afterwards: one session opened per cycle, closed, and committed or rolled back as expected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import sys
+from typing import Any, Callable, Iterator
+
+from ._variants import COMMITTED, ROLLED_BACK
+from ._workload import LEDGER, Boom
+
+
+class LedgerError(AssertionError):
+    pass
+
+
+def check_ledger(before: tuple, cycles: int, outcome) -> None:
+    opened, committed, rolled_back, closed = (after - start for after, start in zip(LEDGER.snapshot(), before))
+    if outcome is None:
+        expected = (0, 0, 0, 0)
+    else:
+        expected = (cycles, cycles if outcome == COMMITTED else 0, cycles if outcome == ROLLED_BACK else 0, cycles)
+    if (opened, committed, rolled_back, closed) != expected:
+        raise LedgerError(
+            f"{cycles} cycles opened {opened} sessions, committed {committed}, rolled back "
+            f"{rolled_back}, closed {closed}; expected {expected}"
+        )
+
+
+def looped(cycle, cycles: int, outcome=COMMITTED):
+    passes = range(cycles)
+
+    def run() -> None:
+        before = LEDGER.snapshot()
+        for _ in passes:
+            cycle()
+        check_ledger(before, cycles, outcome)
+
+    return run
+
+
+def looped_raising(cycle, cycles: int, outcome):
+    passes = range(cycles)
+
+    def run() -> None:
+        before = LEDGER.snapshot()
+        for _ in passes:
+            try:
+                cycle()
+            except Boom:
+                pass
+            else:
+                raise AssertionError("the cycle's exception did not propagate")
+        check_ledger(before, cycles, outcome)
+
+    return run
+
+
+def looped_async(loop, cycle, cycles: int, outcome=COMMITTED):
+    passes = range(cycles)
+
+    async def many() -> None:
+        for _ in passes:
+            await cycle()
+
+    def run() -> None:
+        before = LEDGER.snapshot()
+        loop.run_until_complete(many())
+        check_ledger(before, cycles, outcome)
+
+    return run
+
+
+def unrolled(resolve, key, passes: int):
+    """A loop calling ``resolve()`` (or ``resolve(key)``) ten times per pass; returns the last."""
+    call = "resolve()" if key is None else "resolve(key)"
+    source = (
+        "def run():\n"
+        "    for _ in passes:\n"
+        f"        {'; '.join([call] * 9)}; last = {call}\n"
+        "    return last\n"
+    )
+    namespace = {"resolve": resolve, "key": key, "passes": range(passes)}
+    exec(source, namespace)
+    return namespace["run"]
+
+
+# Scenario key: (method of the variant, title, what the time is per, cycles per timed call)
+SCENARIOS = {
+    "cached_resolve": ("cached", "1. cached resolve", "resolve", 100),
+    "empty_scope": ("empty", "2. empty scope enter + exit", "cycle", 100),
+    "request_cycle": ("cycle", "3. request cycle (3 resolves)", "cycle", 100),
+    "service_graph": ("graph", "4. service graph", "cycle", 100),
+    "async_request_cycle": ("acycle", "5a. async request cycle", "cycle", 100),
+    "async_service_graph": ("agraph", "5b. async service graph", "cycle", 100),
+    "error_path": ("error_cycle", "6. error path (rollback)", "cycle", 100),
+    "threads": ("thread_cycle", "7. worker thread + caller", "cycle", 20),
+}
+
+
+@contextlib.contextmanager
+def build(scenario: str, variant, cycles: int, *, loop=None, executor=None) -> Iterator[Callable[[], Any]]:
+    """The callable that runs ``cycles`` cycles of ``scenario`` with ``variant`` and checks them.
+
+    For the cached resolve, a cycle is one resolve, and the callable returns the last one.
+    Everything runs in a fresh, empty ``contextvars.Context``: the cost of ``ContextVar.set`` and
+    ``reset`` grows with the variables already set in the context (and their hashes, which vary
+    between processes), so a context shared by all benchmarks would make every scope's cost depend
+    on what ran before it.
+    """
+    context = contextvars.Context()
+    if scenario == "cached_resolve":
+        opened = variant.cached()
+        resolve, key = context.run(opened.__enter__)
+        try:
+            expected = context.run(resolve) if key is None else context.run(resolve, key)
+            run = unrolled(resolve, key, cycles // 10)
+
+            def checked() -> Any:
+                result = run()
+                if result is not expected:
+                    raise AssertionError("the cached resolve returned another instance")
+                return result
+
+            yield functools.partial(context.run, checked)
+        except BaseException:
+            if not context.run(opened.__exit__, *sys.exc_info()):
+                raise
+        else:
+            context.run(opened.__exit__, None, None, None)
+        return
+    if scenario == "empty_scope":
+        run = looped(variant.empty(), cycles, None)
+    elif scenario == "request_cycle":
+        run = looped(variant.cycle(), cycles)
+    elif scenario == "service_graph":
+        run = looped(variant.graph(), cycles)
+    elif scenario == "async_request_cycle":
+        run = looped_async(loop, variant.acycle(), cycles)
+    elif scenario == "async_service_graph":
+        run = looped_async(loop, variant.agraph(), cycles)
+    elif scenario == "error_path":
+        run = looped_raising(variant.error_cycle(), cycles, variant.error_outcome)
+    elif scenario == "threads":
+        run = looped(variant.thread_cycle(executor), cycles)
+    else:
+        raise ValueError(f"unknown scenario {scenario!r}")
+    yield functools.partial(context.run, run)

@@ -1,0 +1,999 @@
+"""One class per variant; each method builds the callable that one scenario times.
+
+Every variant runs the same generator body (``_workload.session_gen``/``asession_gen``), resolves
+the same number of times per cycle and checks, after the cycle, that the resolves shared one
+session. The peers are written in their own idiom; what each idiom is, and what the
+dependency-injector rows have to do by hand, is said where it happens.
+
+Scenario methods (a variant lacking one does not take part in that scenario):
+
+- ``cached()``: a context manager that opens a scope, resolves once, and gives ``(resolve, key)``:
+  a resolve is ``resolve()``, or ``resolve(key)`` for the peers that resolve by type;
+- ``empty()``: one empty scope, entered and exited;
+- ``cycle()``: enter, resolve the session 3 times, exit with teardown;
+- ``graph()``: enter, resolve Service(Repo(Session), Session), exit with teardown;
+- ``acycle()``, ``agraph()``: the same with ``async with`` and an async-generator session;
+- ``error_cycle()``: ``cycle()`` raising ``Boom`` inside the scope (the caller's ``except`` catches it);
+- ``thread_cycle(executor)``: the first two resolves run in a worker thread, in a copy of the
+  scope's context (as a sync dependency runs in a web framework's thread pool), the third in the
+  calling thread, which then exits the scope.
+
+``cannot`` maps a scenario to the reason a variant cannot run it correctly; the benchmark checks
+that it indeed fails, and reports the row as skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from contextvars import ContextVar, copy_context
+from typing import Any, Callable, Dict, Iterator
+
+import pytest
+
+from ._workload import Boom, Repo, Service, Session, asession_gen, session_gen
+
+# What the error-path scenario ends with: the variant's teardown path when the scope raises.
+COMMITTED, ROLLED_BACK = "committed", "rolled back"
+
+
+class SharingError(AssertionError):
+    pass
+
+
+def _same(a: Any, b: Any, c: Any) -> None:
+    if not (a is b is c and type(a) is Session):
+        distinct = len({id(a), id(b), id(c)})
+        raise SharingError(f"the three resolves of one cycle gave {distinct} different objects")
+
+
+def _same_graph(service: Any) -> None:
+    if not (type(service) is Service and service.repo.session is service.session and type(service.session) is Session):
+        raise SharingError(f"the service graph does not share one session: {service!r}")
+
+
+def _resolve2(resolve: Callable[[], Any]) -> tuple:
+    return resolve(), resolve()
+
+
+class Variant:
+    name = ""
+    label = ""
+    error_outcome = ROLLED_BACK
+    cannot: Dict[str, str] = {}
+
+
+# di-scopes: both twins --------------------------------------------------------------------------
+
+
+class Twin(Variant):
+    """di_scopes' compiled (``_scope_c``) or pure (``_scope_py``) twin, imported directly."""
+
+    def __init__(self, name: str, module: Any) -> None:
+        self.name = name
+        self.label = f"di-scopes {'pure-Python' if name == 'py' else 'compiled'} twin"
+        self.m = module
+
+    def cached(self):
+        scope, session = self.m.scope, self.m.ContextLocalResource(session_gen)
+
+        @contextlib.contextmanager
+        def opened() -> Iterator[Callable[[], Any]]:
+            with scope():
+                session()
+                yield session, None
+
+        return opened()
+
+    def empty(self):
+        scope = self.m.scope
+
+        def cycle() -> None:
+            with scope():
+                pass
+
+        return cycle
+
+    def cycle(self):
+        scope, session = self.m.scope, self.m.ContextLocalResource(session_gen)
+
+        def cycle() -> None:
+            with scope():
+                a = session()
+                b = session()
+                c = session()
+            _same(a, b, c)
+
+        return cycle
+
+    def graph(self):
+        from dependency_injector import providers
+
+        scope, session = self.m.scope, self.m.ContextLocalResource(session_gen)
+        repo = providers.Factory(Repo, session)
+        service = providers.Factory(Service, repo, session)
+
+        def cycle() -> None:
+            with scope():
+                svc = service()
+            _same_graph(svc)
+
+        return cycle
+
+    def acycle(self):
+        scope, session = self.m.scope, self.m.ContextLocalResource(asession_gen)
+
+        async def cycle() -> None:
+            async with scope():
+                a = await session()
+                b = await session()
+                c = await session()
+            _same(a, b, c)
+
+        return cycle
+
+    def agraph(self):
+        from dependency_injector import providers
+
+        scope, session = self.m.scope, self.m.ContextLocalResource(asession_gen)
+        repo = providers.Factory(Repo, session)
+        service = providers.Factory(Service, repo, session)
+
+        async def cycle() -> None:
+            async with scope():
+                svc = await service()
+            _same_graph(svc)
+
+        return cycle
+
+    def error_cycle(self):
+        scope, session = self.m.scope, self.m.ContextLocalResource(session_gen)
+
+        def cycle() -> None:
+            with scope():
+                a = session()
+                b = session()
+                c = session()
+                _same(a, b, c)
+                raise Boom()
+
+        return cycle
+
+    def thread_cycle(self, executor):
+        scope, session = self.m.scope, self.m.ContextLocalResource(session_gen)
+        submit = executor.submit
+
+        def cycle() -> None:
+            with scope():
+                a, b = submit(copy_context().run, _resolve2, session).result()
+                c = session()
+            _same(a, b, c)
+
+        return cycle
+
+
+# dependency-injector's own context-local providers ----------------------------------------------
+
+
+def _finish(generator: Any, error: Any = None) -> None:
+    """Hand-written teardown of a generator resource (what ContextLocalSingleton users write)."""
+    try:
+        if error is None:
+            next(generator)
+        else:
+            generator.throw(error)
+    except StopIteration:
+        return
+    except BaseException as raised:
+        if raised is error:
+            return
+        raise
+    raise RuntimeError("the session generator yielded twice")
+
+
+async def _afinish(generator: Any, error: Any = None) -> None:
+    try:
+        if error is None:
+            await generator.__anext__()
+        else:
+            await generator.athrow(error)
+    except StopAsyncIteration:
+        return
+    except BaseException as raised:
+        if raised is error:
+            return
+        raise
+    raise RuntimeError("the session generator yielded twice")
+
+
+def _open_session() -> Session:
+    generator = session_gen()
+    session = next(generator)
+    session.generator = generator
+    return session
+
+
+async def _aopen_session() -> Session:
+    generator = asession_gen()
+    session = await generator.__anext__()
+    session.generator = generator
+    return session
+
+
+class DiContextLocalSingleton(Variant):
+    """``providers.ContextLocalSingleton`` + ``reset()``.
+
+    It has no teardown: the instance is opened by driving the generator in the factory, and the
+    cycle ends with ``reset()`` and the generator finished by hand (the error thrown in on failure).
+    Its "scope" is the current contextvars context; ``reset()`` is what ends a request.
+    """
+
+    name = "di-contextlocal-singleton"
+    label = "dependency-injector ContextLocalSingleton + reset()"
+    cannot = {
+        "threads": "an instance set in the worker's copy of the context is invisible to the calling "
+        "thread, which creates a second session",
+    }
+
+    def __init__(self) -> None:
+        from dependency_injector import providers
+
+        self.providers = providers
+
+    def cached(self):
+        session = self.providers.ContextLocalSingleton(_open_session)
+
+        @contextlib.contextmanager
+        def opened():
+            instance = session()
+            try:
+                yield session, None
+            finally:
+                session.reset()
+                _finish(instance.generator)
+
+        return opened()
+
+    def empty(self):
+        reset = self.providers.ContextLocalSingleton(_open_session).reset
+
+        def cycle() -> None:
+            reset()
+
+        return cycle
+
+    def cycle(self):
+        session = self.providers.ContextLocalSingleton(_open_session)
+
+        def cycle() -> None:
+            a = session()
+            b = session()
+            c = session()
+            session.reset()
+            _finish(a.generator)
+            _same(a, b, c)
+
+        return cycle
+
+    def graph(self):
+        p = self.providers
+        session = p.ContextLocalSingleton(_open_session)
+        repo = p.Factory(Repo, session)
+        service = p.Factory(Service, repo, session)
+
+        def cycle() -> None:
+            svc = service()
+            session.reset()
+            _finish(svc.session.generator)
+            _same_graph(svc)
+
+        return cycle
+
+    def acycle(self):
+        session = self.providers.ContextLocalSingleton(_aopen_session)
+
+        async def cycle() -> None:
+            a = await session()
+            b = await session()
+            c = await session()
+            session.reset()
+            await _afinish(a.generator)
+            _same(a, b, c)
+
+        return cycle
+
+    def agraph(self):
+        p = self.providers
+        session = p.ContextLocalSingleton(_aopen_session)
+        repo = p.Factory(Repo, session)
+        service = p.Factory(Service, repo, session)
+
+        async def cycle() -> None:
+            svc = await service()
+            session.reset()
+            await _afinish(svc.session.generator)
+            _same_graph(svc)
+
+        return cycle
+
+    def error_cycle(self):
+        session = self.providers.ContextLocalSingleton(_open_session)
+
+        def cycle() -> None:
+            a = session()
+            try:
+                b = session()
+                c = session()
+                _same(a, b, c)
+                raise Boom()
+            except BaseException as error:
+                session.reset()
+                _finish(a.generator, error)
+                raise
+
+        return cycle
+
+    def thread_cycle(self, executor):
+        session = self.providers.ContextLocalSingleton(_open_session)
+        submit = executor.submit
+
+        def cycle() -> None:
+            a, b = submit(copy_context().run, _resolve2, session).result()
+            c = session()  # the instance was set in the worker's copy of the context: a second one
+            session.reset()
+            _finish(a.generator)
+            _finish(c.generator)
+            _same(a, b, c)
+
+        return cycle
+
+
+class DiContextLocalResource(Variant):
+    """``providers.ContextLocalResource`` + ``shutdown()`` in the same context.
+
+    Its teardown always takes the success path (``__exit__(None, None, None)``): on an error the
+    session commits.
+    """
+
+    name = "di-contextlocal-resource"
+    label = "dependency-injector ContextLocalResource + shutdown()"
+    error_outcome = COMMITTED
+    cannot = {
+        "threads": "a state set in the worker's copy of the context is invisible to the calling "
+        "thread, which creates a second session; shutdown() never sees the first",
+    }
+
+    def __init__(self) -> None:
+        from dependency_injector import providers
+
+        self.providers = providers
+
+    def cached(self):
+        session = self.providers.ContextLocalResource(session_gen)
+
+        @contextlib.contextmanager
+        def opened():
+            session()
+            try:
+                yield session, None
+            finally:
+                session.shutdown()
+
+        return opened()
+
+    def empty(self):
+        shutdown = self.providers.ContextLocalResource(session_gen).shutdown
+
+        def cycle() -> None:
+            shutdown()
+
+        return cycle
+
+    def cycle(self):
+        session = self.providers.ContextLocalResource(session_gen)
+
+        def cycle() -> None:
+            a = session()
+            b = session()
+            c = session()
+            session.shutdown()
+            _same(a, b, c)
+
+        return cycle
+
+    def graph(self):
+        p = self.providers
+        session = p.ContextLocalResource(session_gen)
+        repo = p.Factory(Repo, session)
+        service = p.Factory(Service, repo, session)
+
+        def cycle() -> None:
+            svc = service()
+            session.shutdown()
+            _same_graph(svc)
+
+        return cycle
+
+    def acycle(self):
+        session = self.providers.ContextLocalResource(asession_gen)
+
+        async def cycle() -> None:
+            a = await session()
+            b = await session()
+            c = await session()
+            await session.shutdown()
+            _same(a, b, c)
+
+        return cycle
+
+    def agraph(self):
+        p = self.providers
+        session = p.ContextLocalResource(asession_gen)
+        repo = p.Factory(Repo, session)
+        service = p.Factory(Service, repo, session)
+
+        async def cycle() -> None:
+            svc = await service()
+            await session.shutdown()
+            _same_graph(svc)
+
+        return cycle
+
+    def error_cycle(self):
+        session = self.providers.ContextLocalResource(session_gen)
+
+        def cycle() -> None:
+            try:
+                a = session()
+                b = session()
+                c = session()
+                _same(a, b, c)
+                raise Boom()
+            finally:
+                session.shutdown()
+
+        return cycle
+
+    def thread_cycle(self, executor):
+        session = self.providers.ContextLocalResource(session_gen)
+        submit = executor.submit
+
+        def cycle() -> None:
+            a, b = submit(copy_context().run, _resolve2, session).result()
+            c = session()  # the state was set in the worker's copy of the context: a second one
+            session.shutdown()
+            _same(a, b, c)
+
+        return cycle
+
+
+# Peers ------------------------------------------------------------------------------------------
+
+
+class Dishka(Variant):
+    """dishka: the session, Repo and Service provided in ``Scope.REQUEST``; ``with container() as
+    request:`` opens one request; ``request.get(T)`` resolves."""
+
+    name = "dishka"
+    label = "dishka (Scope.REQUEST)"
+
+    def __init__(self) -> None:
+        self.dishka = pytest.importorskip("dishka")
+
+    def _container(self, source, graph: bool = False, asynchronous: bool = False):
+        d = self.dishka
+        provider = d.Provider()
+        provider.provide(source, scope=d.Scope.REQUEST)
+        if graph:
+            provider.provide(Repo, scope=d.Scope.REQUEST)
+            provider.provide(Service, scope=d.Scope.REQUEST)
+        return (d.make_async_container if asynchronous else d.make_container)(provider)
+
+    def cached(self):
+        container = self._container(session_gen)
+
+        @contextlib.contextmanager
+        def opened():
+            with container() as request:
+                request.get(Session)
+                yield request.get, Session
+
+        return opened()
+
+    def empty(self):
+        container = self._container(session_gen)
+
+        def cycle() -> None:
+            with container():
+                pass
+
+        return cycle
+
+    def cycle(self):
+        container = self._container(session_gen)
+
+        def cycle() -> None:
+            with container() as request:
+                a = request.get(Session)
+                b = request.get(Session)
+                c = request.get(Session)
+            _same(a, b, c)
+
+        return cycle
+
+    def graph(self):
+        container = self._container(session_gen, graph=True)
+
+        def cycle() -> None:
+            with container() as request:
+                svc = request.get(Service)
+            _same_graph(svc)
+
+        return cycle
+
+    def acycle(self):
+        container = self._container(asession_gen, asynchronous=True)
+
+        async def cycle() -> None:
+            async with container() as request:
+                a = await request.get(Session)
+                b = await request.get(Session)
+                c = await request.get(Session)
+            _same(a, b, c)
+
+        return cycle
+
+    def agraph(self):
+        container = self._container(asession_gen, graph=True, asynchronous=True)
+
+        async def cycle() -> None:
+            async with container() as request:
+                svc = await request.get(Service)
+            _same_graph(svc)
+
+        return cycle
+
+    def error_cycle(self):
+        container = self._container(session_gen)
+
+        def cycle() -> None:
+            with container() as request:
+                a = request.get(Session)
+                b = request.get(Session)
+                c = request.get(Session)
+                _same(a, b, c)
+                raise Boom()
+
+        return cycle
+
+    def thread_cycle(self, executor):
+        container = self._container(session_gen)
+        submit = executor.submit
+
+        def cycle() -> None:
+            with container() as request:
+                a, b = submit(copy_context().run, _get2, request.get).result()
+                c = request.get(Session)
+            _same(a, b, c)
+
+        return cycle
+
+
+def _get2(get: Callable[[Any], Any]) -> tuple:
+    return get(Session), get(Session)
+
+
+class Wireup(Variant):
+    """wireup: the session ``lifetime="scoped"``, Repo and Service scoped too;
+    ``with container.enter_scope() as scoped:`` opens one; ``scoped.get(T)`` resolves."""
+
+    name = "wireup"
+    label = "wireup (scoped)"
+
+    def __init__(self) -> None:
+        self.wireup = pytest.importorskip("wireup")
+
+    def _container(self, source, graph: bool = False, asynchronous: bool = False):
+        w = self.wireup
+        injectables = [w.injectable(lifetime="scoped")(source)]
+        if graph:
+            injectables += [w.injectable(lifetime="scoped")(Repo), w.injectable(lifetime="scoped")(Service)]
+        create = w.create_async_container if asynchronous else w.create_sync_container
+        return create(injectables=injectables)
+
+    def cached(self):
+        container = self._container(session_gen)
+
+        @contextlib.contextmanager
+        def opened():
+            with container.enter_scope() as scoped:
+                scoped.get(Session)
+                yield scoped.get, Session
+
+        return opened()
+
+    def empty(self):
+        enter_scope = self._container(session_gen).enter_scope
+
+        def cycle() -> None:
+            with enter_scope():
+                pass
+
+        return cycle
+
+    def cycle(self):
+        enter_scope = self._container(session_gen).enter_scope
+
+        def cycle() -> None:
+            with enter_scope() as scoped:
+                a = scoped.get(Session)
+                b = scoped.get(Session)
+                c = scoped.get(Session)
+            _same(a, b, c)
+
+        return cycle
+
+    def graph(self):
+        enter_scope = self._container(session_gen, graph=True).enter_scope
+
+        def cycle() -> None:
+            with enter_scope() as scoped:
+                svc = scoped.get(Service)
+            _same_graph(svc)
+
+        return cycle
+
+    def acycle(self):
+        enter_scope = self._container(asession_gen, asynchronous=True).enter_scope
+
+        async def cycle() -> None:
+            async with enter_scope() as scoped:
+                a = await scoped.get(Session)
+                b = await scoped.get(Session)
+                c = await scoped.get(Session)
+            _same(a, b, c)
+
+        return cycle
+
+    def agraph(self):
+        enter_scope = self._container(asession_gen, graph=True, asynchronous=True).enter_scope
+
+        async def cycle() -> None:
+            async with enter_scope() as scoped:
+                svc = await scoped.get(Service)
+            _same_graph(svc)
+
+        return cycle
+
+    def error_cycle(self):
+        enter_scope = self._container(session_gen).enter_scope
+
+        def cycle() -> None:
+            with enter_scope() as scoped:
+                a = scoped.get(Session)
+                b = scoped.get(Session)
+                c = scoped.get(Session)
+                _same(a, b, c)
+                raise Boom()
+
+        return cycle
+
+    def thread_cycle(self, executor):
+        enter_scope = self._container(session_gen).enter_scope
+        submit = executor.submit
+
+        def cycle() -> None:
+            with enter_scope() as scoped:
+                a, b = submit(copy_context().run, _get2, scoped.get).result()
+                c = scoped.get(Session)
+            _same(a, b, c)
+
+        return cycle
+
+
+class ThatDepends(Variant):
+    """that-depends: ``providers.ContextResource`` in a ``BaseContainer``, Repo and Service as its
+    ``providers.Factory``; ``with container_context(Container):`` opens one (as its ASGI
+    middleware does per request); ``resolve_sync()``/``await resolve()`` resolves.
+
+    Its context exit closes the resource's exit stack without the exception: on an error the
+    session commits.
+    """
+
+    name = "that-depends"
+    label = "that-depends (ContextResource)"
+    error_outcome = COMMITTED
+
+    _containers: Dict[Any, Any] = {}  # one container class per generator: they register globally
+
+    def __init__(self) -> None:
+        self.td = pytest.importorskip("that_depends")
+
+    def _container(self, source):
+        container = self._containers.get(source)
+        if container is None:
+            td = self.td
+
+            # default_scope None: the resources are entered by every container_context, as by its
+            # ASGI middleware without a scope argument (the cheapest of its ways to open one).
+            class Container(td.BaseContainer):
+                alias = f"bench-{source.__name__}"
+                default_scope = None
+                session = td.providers.ContextResource(source)
+                repo = td.providers.Factory(Repo, session)
+                service = td.providers.Factory(Service, repo, session)
+
+            container = Container
+            self._containers[source] = container
+        return container
+
+    def cached(self):
+        container, context = self._container(session_gen), self.td.container_context
+
+        @contextlib.contextmanager
+        def opened():
+            with context(container):
+                resolve = container.session.resolve_sync
+                resolve()
+                yield resolve, None
+
+        return opened()
+
+    def empty(self):
+        container, context = self._container(session_gen), self.td.container_context
+
+        def cycle() -> None:
+            with context(container):
+                pass
+
+        return cycle
+
+    def cycle(self):
+        container, context = self._container(session_gen), self.td.container_context
+        session = container.session
+
+        def cycle() -> None:
+            with context(container):
+                a = session.resolve_sync()
+                b = session.resolve_sync()
+                c = session.resolve_sync()
+            _same(a, b, c)
+
+        return cycle
+
+    def graph(self):
+        container, context = self._container(session_gen), self.td.container_context
+        service = container.service
+
+        def cycle() -> None:
+            with context(container):
+                svc = service.resolve_sync()
+            _same_graph(svc)
+
+        return cycle
+
+    def acycle(self):
+        container, context = self._container(asession_gen), self.td.container_context
+        session = container.session
+
+        async def cycle() -> None:
+            async with context(container):
+                a = await session.resolve()
+                b = await session.resolve()
+                c = await session.resolve()
+            _same(a, b, c)
+
+        return cycle
+
+    def agraph(self):
+        container, context = self._container(asession_gen), self.td.container_context
+        service = container.service
+
+        async def cycle() -> None:
+            async with context(container):
+                svc = await service.resolve()
+            _same_graph(svc)
+
+        return cycle
+
+    def error_cycle(self):
+        container, context = self._container(session_gen), self.td.container_context
+        session = container.session
+
+        def cycle() -> None:
+            with context(container):
+                a = session.resolve_sync()
+                b = session.resolve_sync()
+                c = session.resolve_sync()
+                _same(a, b, c)
+                raise Boom()
+
+        return cycle
+
+    def thread_cycle(self, executor):
+        container, context = self._container(session_gen), self.td.container_context
+        resolve = container.session.resolve_sync
+        submit = executor.submit
+
+        def cycle() -> None:
+            with context(container):
+                a, b = submit(copy_context().run, _resolve2, resolve).result()
+                c = resolve()
+            _same(a, b, c)
+
+        return cycle
+
+
+# References -------------------------------------------------------------------------------------
+
+
+class Floor(Variant):
+    """The least any variant can do: the generator driven by hand, the session kept in a local.
+
+    For the cached resolve, a ``ContextVar.get()``; for the empty scope, a ``ContextVar.set()`` and
+    ``reset()``: the least a context-local lookup and a context-local scope cost.
+    """
+
+    name = "floor"
+    label = "hand-written floor"
+
+    def cached(self):
+        var: ContextVar[Session] = ContextVar("floor")
+
+        @contextlib.contextmanager
+        def opened():
+            token = var.set(Session())
+            try:
+                yield var.get, None
+            finally:
+                var.reset(token)
+
+        return opened()
+
+    def empty(self):
+        var: ContextVar[Any] = ContextVar("floor", default=None)
+        set_, reset = var.set, var.reset
+
+        def cycle() -> None:
+            reset(set_(cycle))
+
+        return cycle
+
+    def cycle(self):
+        def cycle() -> None:
+            generator = session_gen()
+            session = next(generator)
+            try:
+                next(generator)
+            except StopIteration:
+                pass
+            _same(session, session, session)
+
+        return cycle
+
+    def graph(self):
+        def cycle() -> None:
+            generator = session_gen()
+            session = next(generator)
+            svc = Service(Repo(session), session)
+            try:
+                next(generator)
+            except StopIteration:
+                pass
+            _same_graph(svc)
+
+        return cycle
+
+    def acycle(self):
+        async def cycle() -> None:
+            generator = asession_gen()
+            session = await generator.__anext__()
+            try:
+                await generator.__anext__()
+            except StopAsyncIteration:
+                pass
+            _same(session, session, session)
+
+        return cycle
+
+    def agraph(self):
+        async def cycle() -> None:
+            generator = asession_gen()
+            session = await generator.__anext__()
+            svc = Service(Repo(session), session)
+            try:
+                await generator.__anext__()
+            except StopAsyncIteration:
+                pass
+            _same_graph(svc)
+
+        return cycle
+
+    def error_cycle(self):
+        def cycle() -> None:
+            generator = session_gen()
+            session = next(generator)
+            try:
+                _same(session, session, session)
+                raise Boom()
+            except Boom as error:
+                try:
+                    generator.throw(error)
+                except Boom:
+                    pass
+                raise
+
+        return cycle
+
+    def thread_cycle(self, executor):
+        submit = executor.submit
+
+        def cycle() -> None:
+            generator = session_gen()
+            session = next(generator)
+            a, b = submit(copy_context().run, _resolve2, lambda: session).result()
+            c = session
+            try:
+                next(generator)
+            except StopIteration:
+                pass
+            _same(a, b, c)
+
+        return cycle
+
+
+class Object(Variant):
+    """``providers.Object(x)()``: dependency-injector's cheapest provider call."""
+
+    name = "object"
+    label = "dependency-injector Object(x)()"
+
+    def cached(self):
+        from dependency_injector import providers
+
+        return contextlib.nullcontext((providers.Object(Session()), None))
+
+    def empty(self):
+        from dependency_injector import providers
+
+        obj = providers.Object(None)
+
+        def cycle() -> None:
+            obj()
+
+        return cycle
+
+
+# Registry ---------------------------------------------------------------------------------------
+
+VARIANTS = ("c", "py", "di-contextlocal-singleton", "di-contextlocal-resource", "dishka", "wireup", "that-depends", "floor", "object")
+
+_PEERS: Dict[str, Callable[[], Variant]] = {
+    "di-contextlocal-singleton": DiContextLocalSingleton,
+    "di-contextlocal-resource": DiContextLocalResource,
+    "dishka": Dishka,
+    "wireup": Wireup,
+    "that-depends": ThatDepends,
+    "floor": Floor,
+    "object": Object,
+}
+
+
+def make(name: str) -> Variant:
+    """The variant called ``name``; ``label:module`` is a twin imported from ``module`` (for
+    comparing builds of the compiled twin, e.g. ``c-abi3:di_scopes._scope_cabi3``)."""
+    if ":" in name:
+        label, module = name.split(":", 1)
+        return Twin(label, importlib.import_module(module))
+    if name in ("c", "py"):
+        # Imported directly: a missing compiled twin is an error here, never a silent fallback.
+        return Twin(name, importlib.import_module(f"di_scopes._scope_{name}"))
+    return _PEERS[name]()
+
+
+def variant_class(name: str) -> type:
+    return Twin if name in ("c", "py") or ":" in name else _PEERS[name]
+
+
+def supports(name: str, method: str) -> bool:
+    return callable(getattr(variant_class(name), method, None))
