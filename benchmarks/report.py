@@ -7,7 +7,7 @@
 Times are per cycle (per resolve for the cached resolve): a row's statistic divided by the inner
 loop length recorded with it. Ratios compare rows of the same run only. The report also includes
 ``docs/callgrind.json`` (from ``python -m benchmarks.callgrind --json``) and, when it exists,
-``docs/http.json`` (the HTTP scenario; see the HTTP section of the report for its format).
+``docs/http.json`` (written by ``python -m benchmarks.http``).
 """
 
 from __future__ import annotations
@@ -208,33 +208,30 @@ def callgrind_section(path: str) -> List[str]:
     return lines
 
 
-HTTP_FORMAT = (
-    "`docs/http.json`: `{\"tool\": \"wrk ...\", \"results\": [{\"variant\": ..., \"requests_per_s\": ..., "
-    "\"latency_p50_ms\": ..., \"latency_p99_ms\": ...}, ...]}`"
-)
-
-
 def http_section(path: str) -> List[str]:
+    """The table of ``python -m benchmarks.http``'s results file, if there is one."""
     if not os.path.exists(path):
-        return [
-            "Not measured yet: the HTTP scenario (uvicorn, one worker, wrk) needs the ASGI integration. "
-            f"When {HTTP_FORMAT} exists, this section shows it.",
-        ]
+        return ["Not measured in this checkout: run `python -m benchmarks.http` (writes `docs/http.json`)."]
     with open(path) as data:
         document = json.load(data)
-    rows = document["results"]
-    base = next((row["requests_per_s"] for row in rows if row["variant"] == "c"), None)
+    settings = document["settings"]
+    versions = ", ".join(f"{name} {version}" for name, version in document["versions"].items())
     lines = [
-        f"{document.get('tool', '')}",
+        "The seed's endpoint (two injected sessions and a repository sharing them, a query, commit "
+        "and close; SQLite in memory) wired eight ways, served by uvicorn with one worker and "
+        f"loaded by wrk with {settings['connections']} connections on 127.0.0.1 "
+        f"({settings['rounds']} interleaved rounds of {settings['duration']:g} s per variant, "
+        f"median; server and load generator {'pinned to separate cores' if settings['pinned'] else 'unpinned'}).",
         "",
-        "| variant | requests/s | × compiled | p50 ms | p99 ms |",
-        "|---|---:|---:|---:|---:|",
+        f"Machine: {document['machine']}; Python {document['python']}, di-scopes' {document['implementation']} twin; {versions}.",
+        "",
+        "| variant | requests/s | share of manual | runs |",
+        "|---|---:|---:|---|",
     ]
-    for row in rows:
-        relative = fmt_ratio(row["requests_per_s"] / base) if base else "—"
+    for row in document["rows"]:
+        runs = ", ".join(f"{run:,.0f}" for run in row["runs"])
         lines.append(
-            f"| `{row['variant']}` | {row['requests_per_s']:,.0f} | {relative} | "
-            f"{row.get('latency_p50_ms', '—')} | {row.get('latency_p99_ms', '—')} |"
+            f"| `{row['variant']}` | {row['requests_per_second']:,.0f} | {row['share_of_manual']:.1%} | {runs} |"
         )
     return lines
 

@@ -115,7 +115,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--rounds", type=int, default=3, help="runs per variant, interleaved (default 3)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
-    parser.add_argument("--output", default=str(ROOT / "docs" / "http-results.json"), help="JSON results file, or -")
+    parser.add_argument("--output", default=str(ROOT / "docs" / "http.json"), help="JSON results file, or - (default docs/http.json)")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian/Ubuntu: apt-get install wrk)")

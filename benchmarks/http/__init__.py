@@ -1,0 +1,1 @@
+"""The HTTP benchmark: see __main__.py."""
