@@ -488,3 +488,48 @@ def test_no_reference_cycles_per_scope(impl):
     assert ours == []
     assert found < 100  # nothing per cycle
     assert len(log) == 30_000
+
+
+def test_no_reference_cycles_when_scopes_fail(impl):
+    """The scope's exception comes back out of the teardown with its own traceback, not one that
+    holds the teardown's frames (and through them the scope and its instances)."""
+    log = []
+    session = impl.ContextLocalResource(tracked(log, "s"))
+
+    def fail():
+        try:
+            with impl.scope():
+                session()
+                raise KeyError("request failed")
+        except KeyError as error:
+            return error
+
+    gc.collect()
+    gc.disable()
+    try:
+        errors = [fail() for _ in range(1_000)]
+        found = gc.collect()
+    finally:
+        gc.enable()
+    assert found == 0
+    assert all(e.__traceback__.tb_next is None for e in errors)  # raised in fail(), nothing added
+    assert log.count("rollback s: KeyError('request failed')") == 1_000
+
+
+def test_async_scope_that_never_suspends_needs_no_task(impl):
+    """Setup and teardown that need no I/O run in the caller's task: no task, no loop turns."""
+
+    async def session():
+        yield "s"
+
+    provider = impl.ContextLocalResource(session)
+    created = []
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        loop.set_task_factory(lambda l, coro, **kw: created.append(coro) or asyncio.Task(coro, loop=l, **kw))
+        async with impl.scope():
+            assert await provider() == await provider() == "s"
+        return list(created)
+
+    assert asyncio.run(main()) == []

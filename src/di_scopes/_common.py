@@ -11,7 +11,7 @@ import inspect
 import sys
 import traceback
 import weakref
-from typing import Any, Awaitable, Callable, Iterable, Sequence, Set, Tuple, TypeVar
+from typing import Any, Awaitable, Callable, Coroutine, Generator, Iterable, Sequence, Set, Tuple, TypeVar
 
 from anyio import CapacityLimiter, to_thread
 
@@ -229,13 +229,67 @@ def report_teardown(
         add_note(exc, async_left_message(scope, async_left))
 
 
-async def shielded(awaitable: Awaitable[_R]) -> Tuple[_R, BaseException | None]:
-    """Run ``awaitable`` to completion in its own task, however often the caller is cancelled.
+def start(coro: Coroutine[Any, Any, _R]) -> Tuple[bool, Any]:
+    """Run ``coro`` now, in the caller's task, until it first suspends.
+
+    Returns ``(True, result)`` when it finished without suspending, else ``(False, yielded)``,
+    to be handed to ``resume_in_task``. Scope work rarely suspends (an async generator's setup
+    and teardown often need no I/O): running it eagerly spares a task and the event-loop turns
+    that waiting for one costs.
+    """
+    try:
+        yielded = coro.send(None)
+    except StopIteration as stop:
+        return True, stop.value
+    return False, yielded
+
+
+def resume_in_task(coro: Coroutine[Any, Any, _R], yielded: Any) -> "asyncio.Task[_R]":
+    """Finish in a task of its own a coroutine that ``start`` left suspended on ``yielded``."""
+    return asyncio.get_running_loop().create_task(_resumed(coro, yielded))
+
+
+async def _resumed(coro: Coroutine[Any, Any, _R], yielded: Any) -> _R:
+    return await _Resumption(coro, yielded)  # type: ignore[no-any-return]
+
+
+class _Resumption:
+    """Awaitable that hands ``coro``'s suspensions, starting with ``yielded``, to the task."""
+
+    __slots__ = ("coro", "yielded")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], yielded: Any) -> None:
+        self.coro = coro
+        self.yielded = yielded
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, yielded = self.coro, self.yielded
+        while True:
+            try:
+                sent = yield yielded
+            except BaseException as error:  # thrown in by the task: pass it on
+                try:
+                    yielded = coro.throw(error)
+                except StopIteration as stop:
+                    return stop.value
+                continue
+            try:
+                yielded = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value
+
+
+async def shielded(coro: Coroutine[Any, Any, _R]) -> Tuple[_R, BaseException | None]:
+    """Run ``coro`` to completion, however often the caller is cancelled meanwhile.
 
     Returns its result and the caller's cancellation, if one arrived, for the caller to raise
-    once it has finished its own work.
+    once it has finished its own work. A coroutine that does not suspend runs in the caller's
+    task; one that does goes on in a task of its own, which a cancellation cannot reach.
     """
-    task = asyncio.ensure_future(awaitable)
+    finished, value = start(coro)
+    if finished:
+        return value, None
+    task = resume_in_task(coro, value)
     cancelled = None
     while True:
         try:

@@ -46,7 +46,9 @@ from ._common import (
     reentered_message,
     report_teardown,
     scoped_function,
+    resume_in_task,
     shielded,
+    start,
     unknown_scope_message,
 )
 
@@ -375,9 +377,15 @@ cdef class Scope:
             if close is not None:
                 close()
             raise ScopeError(no_loop_message(provider)) from None
-        # Every awaiter gets its own shield, so one awaiter's cancellation cannot cancel the
-        # creation that the others share.
-        entry.task = loop.create_task(self._finish_async(provider, obj, entry))
+        creation = self._finish_async(provider, obj, entry)
+        finished, value = start(creation)
+        if finished:
+            done = loop.create_future()
+            done.set_result(value)
+            return done
+        # It suspended: it goes on in a task, and every awaiter gets its own shield, so one
+        # awaiter's cancellation cannot cancel the creation that the others share.
+        entry.task = resume_in_task(creation, value)
         return _shield(entry.task)
 
     async def _finish_async(self, _ScopedProvider provider, obj, _Entry entry):
@@ -612,13 +620,15 @@ cdef object _enter(_ScopedProvider provider, obj, int* kind):
 
 
 cdef inline bint _is_own(error, exc):
-    """Whether ``error`` is the scope's exception coming back out of a teardown."""
+    """Whether ``error`` is the scope's exception coming back out of a teardown (its traceback
+    then gets back what it was; see the pure twin)."""
     return exc is not None and (error is exc or (isinstance(error, RuntimeError) and error.__cause__ is exc))
 
 
 cdef object _exit_sync(int kind, obj, exc, provider):
     """Run one synchronous teardown; return the error it raised, other than ``exc`` itself."""
     cdef PyObject* result = NULL
+    traceback = None if exc is None else exc.__traceback__
     try:
         if kind == GEN:
             if exc is None:
@@ -639,11 +649,15 @@ cdef object _exit_sync(int kind, obj, exc, provider):
             obj.__exit__(type(exc), exc, exc.__traceback__)
         return None
     except BaseException as error:
-        return None if _is_own(error, exc) else error
+        if not _is_own(error, exc):
+            return error
+        exc.__traceback__ = traceback  # without the teardown's frames
+        return None
 
 
 async def _exit_async(int kind, obj, exc, provider):
     """Run one asynchronous teardown; return the error it raised, other than ``exc`` itself."""
+    traceback = None if exc is None else exc.__traceback__
     try:
         if kind == AGEN:
             try:
@@ -661,7 +675,10 @@ async def _exit_async(int kind, obj, exc, provider):
             await obj.__aexit__(type(exc), exc, exc.__traceback__)
         return None
     except BaseException as error:
-        return None if _is_own(error, exc) else error
+        if not _is_own(error, exc):
+            return error
+        exc.__traceback__ = traceback  # without the teardown's frames
+        return None
 
 
 def _exit_sync_in_thread(int kind, obj, exc, provider):

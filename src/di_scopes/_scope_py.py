@@ -54,7 +54,9 @@ from ._common import (
     reentered_message,
     report_teardown,
     scoped_function,
+    resume_in_task,
     shielded,
+    start,
     unknown_scope_message,
 )
 
@@ -289,9 +291,15 @@ class Scope:
             if close is not None:
                 close()
             raise ScopeError(no_loop_message(provider)) from None
-        # Every awaiter gets its own shield, so one awaiter's cancellation cannot cancel the
-        # creation that the others share.
-        pending.task = loop.create_task(self._finish_async(provider, obj, pending))
+        creation = self._finish_async(provider, obj, pending)
+        finished, value = start(creation)
+        if finished:
+            done = loop.create_future()
+            done.set_result(value)
+            return done
+        # It suspended: it goes on in a task, and every awaiter gets its own shield, so one
+        # awaiter's cancellation cannot cancel the creation that the others share.
+        pending.task = resume_in_task(creation, value)
         return asyncio.shield(pending.task)
 
     async def _finish_async(self, provider: Any, obj: Any, pending: _Pending) -> Any:
@@ -477,12 +485,17 @@ def _needs_await(teardowns: List[_Teardown]) -> bool:
 
 
 def _is_own(error: BaseException, exc: Optional[BaseException]) -> bool:
-    """Whether ``error`` is the scope's exception coming back out of a teardown."""
+    """Whether ``error`` is the scope's exception coming back out of a teardown.
+
+    Its traceback then gets back what it was: the frames the teardown added would keep the
+    teardown's objects alive (and form a reference cycle through ``exc``).
+    """
     return exc is not None and (error is exc or (isinstance(error, RuntimeError) and error.__cause__ is exc))
 
 
 def _exit_sync(kind: int, obj: Any, exc: Optional[BaseException], provider: Any) -> Optional[BaseException]:
     """Run one synchronous teardown; return the error it raised, other than ``exc`` itself."""
+    traceback = None if exc is None else exc.__traceback__
     try:
         if kind == _GEN:
             try:
@@ -500,11 +513,15 @@ def _exit_sync(kind: int, obj: Any, exc: Optional[BaseException], provider: Any)
             obj.__exit__(type(exc), exc, exc.__traceback__)
         return None
     except BaseException as error:
-        return None if _is_own(error, exc) else error
+        if not _is_own(error, exc):
+            return error
+        exc.__traceback__ = traceback  # type: ignore[union-attr]  # without the teardown's frames
+        return None
 
 
 async def _exit_async(kind: int, obj: Any, exc: Optional[BaseException], provider: Any) -> Optional[BaseException]:
     """Run one asynchronous teardown; return the error it raised, other than ``exc`` itself."""
+    traceback = None if exc is None else exc.__traceback__
     try:
         if kind == _AGEN:
             try:
@@ -522,7 +539,10 @@ async def _exit_async(kind: int, obj: Any, exc: Optional[BaseException], provide
             await obj.__aexit__(type(exc), exc, exc.__traceback__)
         return None
     except BaseException as error:
-        return None if _is_own(error, exc) else error
+        if not _is_own(error, exc):
+            return error
+        exc.__traceback__ = traceback  # type: ignore[union-attr]  # without the teardown's frames
+        return None
 
 
 async def _teardown_async(teardowns: List[_Teardown], exc: Optional[BaseException]) -> List[Tuple[Any, BaseException]]:
