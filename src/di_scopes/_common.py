@@ -11,7 +11,7 @@ import inspect
 import sys
 import traceback
 import weakref
-from typing import Any, Awaitable, Callable, Coroutine, Generator, Iterable, Sequence, Set, Tuple, TypeVar
+from typing import Any, Awaitable, Callable, Coroutine, Generator, Iterable, Optional, Sequence, Set, Tuple, TypeVar
 
 from anyio import CapacityLimiter, to_thread
 
@@ -78,6 +78,19 @@ def check_failure_status(failure_status: object) -> None:
         isinstance(failure_status, int) and not isinstance(failure_status, bool) and 100 <= failure_status <= 599
     ):
         raise ValueError(f"failure_status must be an HTTP status (100-599) or None, got {failure_status!r}")
+
+
+class ScopeMiddlewareBase:
+    """Settings that the ASGI and WSGI middlewares share; see their documentation."""
+
+    def __init__(self, app: Any, *, name: str = DEFAULT_SCOPE_NAME, failure_status: Optional[int] = 400) -> None:
+        check_failure_status(failure_status)
+        self.app = app
+        self.name = check_scope_name(name)
+        self.failure_status = failure_status
+        import di_scopes
+
+        self._scope = di_scopes._twin.scope  # the twin in use when the application is built
 
 
 def check_exception(exc: object) -> None:

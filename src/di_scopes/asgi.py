@@ -22,9 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable, MutableMapping, Optional
 
-import di_scopes
-
-from ._common import DEFAULT_SCOPE_NAME, ErrorResponse, check_failure_status, check_scope_name
+from ._common import DEFAULT_SCOPE_NAME, ErrorResponse, ScopeMiddlewareBase
 
 __all__ = ["ScopeMiddleware"]
 
@@ -34,7 +32,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 
 
-class ScopeMiddleware:
+class ScopeMiddleware(ScopeMiddlewareBase):
     """Run every HTTP request and websocket connection in its own scope.
 
     ``name`` is the scope's name (providers bound with ``.in_scope(name)`` land in it).
@@ -43,6 +41,8 @@ class ScopeMiddleware:
     through untouched.
     """
 
+    app: ASGIApp
+
     def __init__(
         self,
         app: ASGIApp,
@@ -50,11 +50,7 @@ class ScopeMiddleware:
         name: str = DEFAULT_SCOPE_NAME,
         failure_status: Optional[int] = 400,
     ) -> None:
-        check_failure_status(failure_status)
-        self.app = app
-        self.name = check_scope_name(name)
-        self.failure_status = failure_status
-        self._scope = di_scopes._twin.scope
+        super().__init__(app, name=name, failure_status=failure_status)
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         kind = scope["type"]

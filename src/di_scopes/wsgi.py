@@ -20,9 +20,7 @@ from __future__ import annotations
 import contextvars
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 
-import di_scopes
-
-from ._common import DEFAULT_SCOPE_NAME, ErrorResponse, check_failure_status, check_scope_name
+from ._common import DEFAULT_SCOPE_NAME, ErrorResponse, ScopeMiddlewareBase
 
 __all__ = ["ScopeMiddleware"]
 
@@ -30,12 +28,14 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[Dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-class ScopeMiddleware:
+class ScopeMiddleware(ScopeMiddlewareBase):
     """Run every WSGI request in its own scope; see the module documentation.
 
     ``name`` is the scope's name; ``failure_status``: a response status at or above it counts as
     a failure and the resources see ``di_scopes.ErrorResponse``; ``None`` turns the check off.
     """
+
+    app: WSGIApp
 
     def __init__(
         self,
@@ -44,11 +44,7 @@ class ScopeMiddleware:
         name: str = DEFAULT_SCOPE_NAME,
         failure_status: Optional[int] = 400,
     ) -> None:
-        check_failure_status(failure_status)
-        self.app = app
-        self.name = check_scope_name(name)
-        self.failure_status = failure_status
-        self._scope = di_scopes._twin.scope
+        super().__init__(app, name=name, failure_status=failure_status)
 
     def __call__(self, environ: Dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         context = contextvars.copy_context()
