@@ -159,6 +159,14 @@ def build(twin, *, failure_status=400):
         await asyncio.sleep(0.001)
         return {"index": index, "number": session.number}
 
+    @app.get("/fast/slow")
+    @di_fastapi.inject
+    async def fast_slow(session: Tracked = Depends(wiring.Provide[Container.session])):
+        log.seen["slow started"].set()
+        await asyncio.sleep(60)  # the request is cancelled meanwhile
+
+    log.seen["slow started"] = asyncio.Event()
+
     # dependency-injector's own style ----------------------------------------------------------
 
     @wiring.inject

@@ -207,3 +207,30 @@ def test_many_concurrent_requests_each_get_their_own_session(app):
     sessions = app.state.log.by_kind("session")
     assert len(sessions) == count
     assert all(s.closes == 1 and s.events == ["commit"] for s in sessions)  # each torn down once
+
+
+def test_cancelled_request_rolls_back_and_closes(app):
+    """A request cancelled mid-endpoint (the server shutting down, a timeout middleware) still
+    tears its session down, with the cancellation thrown in."""
+
+    async def run():
+        started = app.state.log.seen["slow started"] = asyncio.Event()
+        request = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+                   "scheme": "http", "path": "/fast/slow", "raw_path": b"/fast/slow", "query_string": b"",
+                   "root_path": "", "headers": [], "client": ("c", 1), "server": ("s", 80)}
+
+        async def receive():
+            await asyncio.sleep(60)
+
+        async def send(message):
+            pass
+
+        task = asyncio.ensure_future(app(request, receive, send))
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run())
+    session = only_session(app)
+    assert session.events == ["rollback CancelledError"] and session.closes == 1
