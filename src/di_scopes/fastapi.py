@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable, Dict, List, TypeVar, cast
+from typing import Any, Callable, Dict, List, Optional, TypeVar, cast
 
 from dependency_injector import wiring
 
@@ -68,25 +68,37 @@ def inject(fn: _F) -> _F:
     # Closing[...] markers need dependency-injector's own resolver, which shuts them down.
     via_wiring = bool(binding.reference_closing)
 
-    def resolve(kwargs: Dict[str, Any]) -> List[str]:
-        """Add the injected values to ``kwargs``; return the names whose values must be awaited.
-        The providers are the ones wiring bound: container.wire() and unwire() change them."""
-        pending = []
+    def resolve(kwargs: Dict[str, Any]) -> Optional[List[str]]:
+        """Add the injected values to ``kwargs``; return the names whose values must be awaited,
+        if any. The providers are the ones wiring bound: container.wire() and unwire() change them."""
+        pending = None
         for name, provider in binding.injections.items():
             if name not in kwargs:
                 value = kwargs[name] = provider()
                 if not provider.is_async_mode_disabled() and inspect.isawaitable(value):
+                    if pending is None:
+                        pending = []
                     pending.append(name)
         return pending
 
+    async def awaiting(pending: List[str], args: Any, kwargs: Dict[str, Any]) -> Dict[str, Any]:
+        for name in pending:
+            kwargs[name] = await kwargs[name]
+        return kwargs
+
     if inspect.iscoroutinefunction(fn):
 
-        async def run(args: Any, kwargs: Dict[str, Any]) -> Any:
+        async def finish(pending: List[str], args: Any, kwargs: Dict[str, Any]) -> Any:
+            return await fn(*args, **await awaiting(pending, args, kwargs))
+
+        def run(args: Any, kwargs: Dict[str, Any]) -> Any:
+            """The endpoint's awaitable: no coroutine of our own unless an injection is async."""
             if via_wiring:
-                return await patched(*args, **kwargs)
-            for name in resolve(kwargs):
-                kwargs[name] = await kwargs[name]
-            return await fn(*args, **kwargs)
+                return patched(*args, **kwargs)
+            pending = resolve(kwargs)
+            if pending:
+                return finish(pending, args, kwargs)
+            return fn(*args, **kwargs)
 
         async def endpoint(*args: Any, **kwargs: Any) -> Any:
             if ENDPOINT_SCOPE in bound_scope_names:
@@ -101,8 +113,9 @@ def inject(fn: _F) -> _F:
                 async for item in patched(*args, **kwargs):
                     yield item
                 return
-            for name in resolve(kwargs):
-                kwargs[name] = await kwargs[name]
+            pending = resolve(kwargs)
+            if pending:
+                await awaiting(pending, args, kwargs)
             async for item in fn(*args, **kwargs):
                 yield item
 
