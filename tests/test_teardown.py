@@ -14,7 +14,7 @@ import pytest
 from di_scopes import ScopeError
 
 if sys.version_info < (3, 11):
-    from exceptiongroup import BaseExceptionGroup, ExceptionGroup
+    from exceptiongroup import ExceptionGroup
 
 
 def notes(exc):

@@ -11,7 +11,7 @@ import inspect
 import sys
 import traceback
 import weakref
-from typing import Any, Awaitable, Callable, Coroutine, Generator, Iterable, Optional, Sequence, Set, Tuple, TypeVar
+from typing import Any, Callable, Coroutine, Generator, Iterable, Optional, Sequence, Set, Tuple, TypeVar
 
 from anyio import CapacityLimiter, to_thread
 
