@@ -110,35 +110,12 @@ cdef extern from *:
         *presult = value;
         return PYGEN_RETURN;
     }
-    static PyObject *__ds_ready_send_method(PyObject *self, PyObject *arg) {
-        return __ds_ready_next(self);
-    }
-    static PyObject *__ds_ready_throw(PyObject *self, PyObject *args) {
-        PyObject *type, *value = NULL, *tb = NULL;
-        if (!PyArg_UnpackTuple(args, "throw", 1, 3, &type, &value, &tb)) return NULL;
-        if (PyExceptionInstance_Check(type)) {
-            PyErr_SetObject((PyObject *)Py_TYPE(type), type);
-        } else {
-            PyErr_SetObject(type, value);
-        }
-        return NULL;
-    }
-    static PyObject *__ds_ready_close(PyObject *self, PyObject *unused) {
-        Py_RETURN_NONE;
-    }
-    static PyMethodDef __ds_ready_methods[] = {
-        {"send", (PyCFunction)__ds_ready_send_method, METH_O, NULL},
-        {"throw", (PyCFunction)__ds_ready_throw, METH_VARARGS, NULL},
-        {"close", (PyCFunction)__ds_ready_close, METH_NOARGS, NULL},
-        {NULL, NULL, 0, NULL},
-    };
     static PyType_Slot __ds_ready_slots[] = {
         {Py_tp_dealloc, (void *)__ds_ready_dealloc},
         {Py_am_await, (void *)__ds_ready_await},
         {Py_am_send, (void *)__ds_ready_send},
         {Py_tp_iter, (void *)__ds_ready_await},
         {Py_tp_iternext, (void *)__ds_ready_next},
-        {Py_tp_methods, (void *)__ds_ready_methods},
         {0, NULL},
     };
     static PyType_Spec __ds_ready_spec = {
