@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from asyncio import Future
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from dependency_injector import providers
 
@@ -40,46 +40,76 @@ def provide(provider: Any) -> Any:
     return _build(provider)
 
 
-def _is_future_or_coroutine(value: Any) -> bool:
-    # dependency-injector's own test for an injection that must be awaited
-    return value.__class__ is Future or asyncio.isfuture(value) or asyncio.iscoroutine(value)
-
-
 # What a pending injection is: (the list or dict holding it, its index or name).
 _Slot = Tuple[Any, Any]
 
+# Classes whose instances are never futures or coroutines: dependency-injector's test below
+# is a hasattr and two isinstance checks against ABCs; most injected values are of a few classes.
+_plain_classes: Set[type] = set()
+
+
+def _is_future_or_coroutine(value: Any) -> bool:
+    # dependency-injector's own test for an injection that must be awaited
+    cls = value.__class__
+    if cls is Future:
+        return True
+    if cls in _plain_classes:
+        return False
+    if asyncio.isfuture(value) or asyncio.iscoroutine(value):
+        return True
+    if not hasattr(cls, "_asyncio_future_blocking") and len(_plain_classes) < 256:
+        _plain_classes.add(cls)
+    return False
+
 
 def _build(factory: Any) -> Any:
-    awaited = False  # dependency-injector's Factory would have returned a future
-    pending: Optional[List[_Slot]] = None
-    args = list(factory.args)
+    state = _State()
+    args = factory.args
+    if args:
+        args = list(args)
+        for index, value in enumerate(args):
+            if _is_provider(value) and not _is_delegated(value):
+                args[index] = state.take(provide(value), args, index)
     kwargs = factory.kwargs
+    for name, value in kwargs.items():
+        if _is_provider(value) and not _is_delegated(value):
+            kwargs[name] = state.take(provide(value), kwargs, name)
     attributes = factory.attributes
-    for values, keys in ((args, range(len(args))), (kwargs, list(kwargs)), (attributes, list(attributes))):
-        for key in keys:
-            value = values[key]
-            if not _is_provider(value) or _is_delegated(value):
-                continue
-            value = values[key] = provide(value)
-            if _is_future_or_coroutine(value):
-                awaited = True
-                if value.__class__ is Future and value.done():
-                    values[key] = value.result()
-                else:
-                    if pending is None:
-                        pending = []
-                    pending.append((values, key))
-    if pending is not None:
+    for name, value in attributes.items():
+        if _is_provider(value) and not _is_delegated(value):
+            attributes[name] = state.take(provide(value), attributes, name)
+    if state.pending is not None:
         _latch(factory, True)
-        return _build_when_ready(factory, args, kwargs, attributes, pending)
+        return _build_when_ready(factory, args, kwargs, attributes, state.pending)
     instance = factory.provides(*args, **kwargs)
     if _is_future_or_coroutine(instance):  # an async factory function
         _latch(factory, True)
         return _with_attributes(instance, attributes) if attributes else instance
     for name, value in attributes.items():
         setattr(instance, name, value)
-    _latch(factory, awaited)
+    _latch(factory, state.awaited)
     return instance
+
+
+class _State:
+    """What resolving one Factory's injections found."""
+
+    __slots__ = ("awaited", "pending")
+
+    def __init__(self) -> None:
+        self.awaited = False  # dependency-injector's Factory would have returned a future
+        self.pending: Optional[List[_Slot]] = None
+
+    def take(self, value: Any, values: Any, key: Any) -> Any:
+        """The injection's value: a done future's result; a pending one is noted for awaiting."""
+        if _is_future_or_coroutine(value):
+            self.awaited = True
+            if value.__class__ is Future and value.done():
+                return value.result()
+            if self.pending is None:
+                self.pending = []
+            self.pending.append((values, key))
+        return value
 
 
 def _latch(factory: Any, asynchronous: bool) -> None:
