@@ -155,7 +155,7 @@ def test_the_fast_path_builds_a_ready_graph_in_place(twin, suspend):
     """dependency-injector hands back a future it completes over several loop turns; the fast
     path's resolver gives the Service itself once the session is ready (an awaitable only while
     the session's setup is still pending), and latches the Factories' async mode as a call would."""
-    from di_scopes._graph import provide
+    provide = twin.provide_graph
 
     container = build(twin, True, suspend).state.container
 
@@ -176,7 +176,7 @@ def test_the_fast_path_builds_a_ready_graph_in_place(twin, suspend):
 
 
 def test_a_sync_graph_is_left_to_dependency_injector(twin):
-    from di_scopes._graph import provide
+    provide = twin.provide_graph
 
     class Container(containers.DeclarativeContainer):
         session = twin.ContextLocalResource(lambda: Session(1))

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 from asyncio import Future
+from inspect import isawaitable
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from dependency_injector import providers
 
-__all__ = ["provide"]
+__all__ = ["inject_into", "provide"]
 
 _Factory = providers.Factory
 _is_provider = providers.is_provider
@@ -143,3 +144,22 @@ async def _with_attributes(instance: Any, attributes: Dict[str, Any]) -> Any:
     for name, value in attributes.items():
         setattr(instance, name, value)
     return instance
+
+
+def inject_into(injections: Dict[str, Any], kwargs: Dict[str, Any]) -> Optional[List[str]]:
+    """Resolve the fast path's injections (name -> provider) into ``kwargs``, skipping names
+    the caller passed; a done future's result is taken at once. Returns the names whose values
+    must still be awaited, or None."""
+    pending = None
+    for name, provider in injections.items():
+        if name in kwargs:
+            continue
+        value = provide(provider)
+        if value.__class__ is Future and value.done():
+            value = value.result()
+        elif not provider.is_async_mode_disabled() and isawaitable(value):
+            if pending is None:
+                pending = []
+            pending.append(name)
+        kwargs[name] = value
+    return pending

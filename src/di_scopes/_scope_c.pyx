@@ -58,6 +58,8 @@ __all__ = [
     "Scope",
     "ScopeError",
     "current_scope",
+    "inject_into",
+    "provide_graph",
     "scope",
 ]
 
@@ -1404,3 +1406,143 @@ def scope(name=DEFAULT_SCOPE_NAME, *, exclusive=False):
     if callable(name):
         return scoped_function(Scope, name)
     return Scope(name, exclusive=exclusive)
+
+
+# The fast path's Factory graphs: the counterpart of _graph.py ------------------------------
+
+cdef object _Factory = providers.Factory
+cdef set _plain_classes = set()  # classes whose instances are never futures or coroutines
+cdef dict _injecting_classes = {}  # class -> whether its instances are injected by calling them
+
+
+def provide_graph(provider):
+    """``provider()``, with a ``Factory`` graph that has asynchronous injections built here
+    (see _graph.provide)."""
+    return _provide_graph(provider)
+
+
+cdef object _provide_graph(provider):
+    cdef Provider factory
+    if type(provider) is _Factory:
+        factory = <Provider>provider
+        if factory._async_mode != ASYNC_MODE_DISABLED and factory._last_overriding is None:
+            return _build_graph(factory)
+    return provider()
+
+
+cdef inline bint _injects_by_class(value):
+    # _is_provider and not _is_delegated, which look up class attributes: cached per class
+    cls = type(value)
+    known = _injecting_classes.get(cls)
+    if known is None:
+        known = _injects(value)
+        if len(_injecting_classes) < 256:
+            _injecting_classes[cls] = known
+    return known is True
+
+
+cdef bint _is_future_or_coroutine_cached(value):
+    cls = type(value)
+    if cls is _Future:
+        return True
+    if cls in _plain_classes:
+        return False
+    if asyncio.isfuture(value) or asyncio.iscoroutine(value):
+        return True
+    if not hasattr(cls, "_asyncio_future_blocking") and len(_plain_classes) < 256:
+        _plain_classes.add(cls)
+    return False
+
+
+@cython.final
+cdef class _GraphState:
+    """What resolving one Factory's injections found (the pure twin's _State)."""
+
+    cdef bint awaited
+    cdef list pending
+
+    cdef object take(self, value, values, key):
+        if _is_future_or_coroutine_cached(value):
+            self.awaited = True
+            if type(value) is _Future and value.done():
+                return value.result()
+            if self.pending is None:
+                self.pending = []
+            self.pending.append((values, key))
+        return value
+
+
+cdef object _build_graph(Provider factory):
+    cdef _GraphState state = _GraphState.__new__(_GraphState)
+    cdef Py_ssize_t index
+    cdef list args = list(factory.args)
+    cdef dict kwargs = factory.kwargs
+    cdef dict attributes = factory.attributes
+    for index in range(len(args)):
+        value = args[index]
+        if _injects_by_class(value):
+            args[index] = state.take(_provide_graph(value), args, index)
+    for name, value in kwargs.items():
+        if _injects_by_class(value):
+            kwargs[name] = state.take(_provide_graph(value), kwargs, name)
+    for name, value in attributes.items():
+        if _injects_by_class(value):
+            attributes[name] = state.take(_provide_graph(value), attributes, name)
+    if state.pending is not None:
+        _latch(factory, True)
+        return _build_when_ready(factory, args, kwargs, attributes, state.pending)
+    instance = factory.provides(*args, **kwargs)
+    if _is_future_or_coroutine_cached(instance):  # an async factory function
+        _latch(factory, True)
+        return _with_attributes(instance, attributes) if attributes else instance
+    for name, value in attributes.items():
+        setattr(instance, name, value)
+    _latch(factory, state.awaited)
+    return instance
+
+
+cdef inline void _latch(Provider factory, bint asynchronous) noexcept:
+    if factory._async_mode == ASYNC_MODE_UNDEFINED:
+        factory._async_mode = ASYNC_MODE_ENABLED if asynchronous else ASYNC_MODE_DISABLED
+
+
+async def _build_when_ready(Provider factory, list args, dict kwargs, dict attributes, list pending):
+    if len(pending) == 1:
+        values, key = pending[0]
+        values[key] = await values[key]
+    else:
+        results = await asyncio.gather(*[values[key] for values, key in pending])
+        for (values, key), result in zip(pending, results):
+            values[key] = result
+    instance = factory.provides(*args, **kwargs)
+    if _is_future_or_coroutine_cached(instance):
+        instance = await instance
+    for name, value in attributes.items():
+        setattr(instance, name, value)
+    return instance
+
+
+async def _with_attributes(instance, dict attributes):
+    instance = await instance
+    for name, value in attributes.items():
+        setattr(instance, name, value)
+    return instance
+
+
+def inject_into(dict injections, dict kwargs):
+    """Resolve the fast path's injections (name -> provider) into ``kwargs``, skipping names
+    the caller passed; a done future's result is taken at once. Returns the names whose values
+    must still be awaited, or None (the pure twin's counterpart is _graph.inject_into)."""
+    cdef list pending = None
+    for name, provider in injections.items():
+        if name in kwargs:
+            continue
+        value = _provide_graph(provider)
+        if type(value) is _Future and value.done():
+            value = value.result()
+        elif not provider.is_async_mode_disabled() and _awaitable(value):
+            if pending is None:
+                pending = []
+            pending.append(name)
+        kwargs[name] = value
+    return pending

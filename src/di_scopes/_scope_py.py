@@ -61,6 +61,7 @@ from ._common import (
     start,
     unknown_scope_message,
 )
+from ._graph import inject_into, provide as provide_graph
 
 __all__ = [
     "ContextLocalResource",
@@ -68,6 +69,8 @@ __all__ = [
     "Scope",
     "ScopeError",
     "current_scope",
+    "inject_into",
+    "provide_graph",
     "scope",
 ]
 

@@ -35,14 +35,11 @@ import functools
 import inspect
 from typing import Any, Callable, Dict, List, Optional, TypeVar, cast
 
-from asyncio import Future
-
 from dependency_injector import wiring
 
 import di_scopes
 
 from ._common import bound_scope_names
-from ._graph import provide
 
 __all__ = ["ENDPOINT_SCOPE", "inject"]
 
@@ -68,38 +65,18 @@ def inject(fn: _F) -> _F:
         parameters=[p for name, p in signature.parameters.items() if name not in injected]
     )
     make_scope = di_scopes._twin.scope
+    # The injections into ``kwargs`` (dependency-injector's Factory graphs built without its
+    # gather); returns the names still to await. The providers are the ones wiring bound:
+    # container.wire() and unwire() change them.
+    inject_into = di_scopes._twin.inject_into
+    injections = binding.injections
     # Closing[...] markers need dependency-injector's own resolver, which shuts them down.
     via_wiring = bool(binding.reference_closing)
-
-    def resolve(kwargs: Dict[str, Any]) -> Optional[List[str]]:
-        """Add the injected values to ``kwargs``; return the names whose values must be awaited,
-        if any. The providers are the ones wiring bound: container.wire() and unwire() change them."""
-        pending = None
-        for name, provider in binding.injections.items():
-            if name not in kwargs:
-                value = kwargs[name] = provide(provider)
-                if value.__class__ is Future or (
-                    not provider.is_async_mode_disabled() and inspect.isawaitable(value)
-                ):
-                    if pending is None:
-                        pending = []
-                    pending.append(name)
-        return pending
 
     async def awaiting(pending: List[str], args: Any, kwargs: Dict[str, Any]) -> Dict[str, Any]:
         for name in pending:
             kwargs[name] = await kwargs[name]
         return kwargs
-
-    def ready(pending: List[str], kwargs: Dict[str, Any]) -> bool:
-        """Take the results of the pending values that are done futures; whether all were."""
-        for name in pending:
-            value = kwargs[name]
-            if value.__class__ is not Future or not value.done():
-                return False
-        for name in pending:
-            kwargs[name] = kwargs[name].result()
-        return True
 
     if inspect.iscoroutinefunction(fn):
 
@@ -110,8 +87,8 @@ def inject(fn: _F) -> _F:
             """The endpoint's awaitable: no coroutine of our own unless an injection is async."""
             if via_wiring:
                 return patched(*args, **kwargs)
-            pending = resolve(kwargs)
-            if pending and not ready(pending, kwargs):
+            pending = inject_into(injections, kwargs)
+            if pending:
                 return finish(pending, args, kwargs)
             return fn(*args, **kwargs)
 
@@ -128,8 +105,8 @@ def inject(fn: _F) -> _F:
                 async for item in patched(*args, **kwargs):
                     yield item
                 return
-            pending = resolve(kwargs)
-            if pending and not ready(pending, kwargs):
+            pending = inject_into(injections, kwargs)
+            if pending:
                 await awaiting(pending, args, kwargs)
             async for item in fn(*args, **kwargs):
                 yield item
@@ -148,7 +125,7 @@ def inject(fn: _F) -> _F:
         def call(args: Any, kwargs: Dict[str, Any]) -> Any:
             if via_wiring:
                 return patched(*args, **kwargs)
-            resolve(kwargs)
+            inject_into(injections, kwargs)
             return fn(*args, **kwargs)
 
         if inspect.isgeneratorfunction(fn):
