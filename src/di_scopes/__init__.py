@@ -17,6 +17,7 @@ import warnings
 from typing import TYPE_CHECKING
 
 from ._common import DEFAULT_SCOPE_NAME, REQUEST, TASK, ErrorResponse, ScopeError
+from ._validate import validate
 
 __all__ = [
     "ContextLocalResource",
@@ -31,6 +32,7 @@ __all__ = [
     "TASK",
     "current_scope",
     "scope",
+    "validate",
 ]
 
 __version__ = "0.1.0"

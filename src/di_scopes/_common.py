@@ -377,6 +377,7 @@ def scoped_function(make_scope: Callable[[], Any], func: Callable[..., Any]) -> 
             "item. Open the scope inside the generator instead (`with di_scopes.scope():`)."
         )
     if inspect.iscoroutinefunction(func):
+        _note_decorated(make_scope)
 
         async def run_in_async_scope(*args: Any, **kwargs: Any) -> Any:
             async with make_scope():
@@ -385,12 +386,19 @@ def scoped_function(make_scope: Callable[[], Any], func: Callable[..., Any]) -> 
         return _named_like(run_in_async_scope, func)
     if not callable(func):
         raise TypeError(f"a scope decorates a function; got {func!r}")
+    _note_decorated(make_scope)
 
     def run_in_scope(*args: Any, **kwargs: Any) -> Any:
         with make_scope():
             return func(*args, **kwargs)
 
     return _named_like(run_in_scope, func)
+
+
+def _note_decorated(make_scope: Callable[[], Any]) -> None:
+    """Record the name of the scope a decorated function opens, for validate()."""
+    owner = getattr(make_scope, "__self__", None)  # Scope._fresh, or the Scope class itself
+    opened_scope_names.add(getattr(owner, "name", DEFAULT_SCOPE_NAME))
 
 
 def _named_like(wrapper: Callable[..., Any], func: Callable[..., Any]) -> Callable[..., Any]:
