@@ -24,7 +24,7 @@ def _scoped_types() -> Tuple[Tuple[type, ...], Tuple[type, ...]]:
 
     twins: List[Any] = [_scope_py]
     try:
-        from . import _scope_c  # type: ignore[attr-defined]
+        from . import _scope_c
 
         twins.append(_scope_c)
     except (ImportError, ValueError):
@@ -60,7 +60,7 @@ def validate(container: Any, *, scopes: Optional[Iterable[str]] = None) -> None:
     scoped_types, value_types = _scoped_types()
     every_scoped = scoped_types + value_types
     names = _names(container)
-    everything = list(container.traverse())
+    everything: List[Any] = list(container.traverse())
     problems: List[str] = []
 
     def called(provider: Any) -> str:
@@ -86,7 +86,7 @@ def validate(container: Any, *, scopes: Optional[Iterable[str]] = None) -> None:
     if known:
         for provider in everything:
             if isinstance(provider, scoped_types):
-                bound = provider.scope_name
+                bound = getattr(provider, "scope_name", None)
                 if bound is not None and bound not in known:
                     opened = ", ".join(repr(n) for n in sorted(known))
                     problems.append(

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import Task
+from celery import Task  # type: ignore[import-untyped]
 
 from ._common import TASK, end_scope, enter_scope, integration_scope
 

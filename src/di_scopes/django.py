@@ -74,11 +74,11 @@ class ScopeMiddleware:
         except BaseException as error:
             end_scope(entered, error)
             raise
-        error = request.__dict__.pop(_EXCEPTION, None)
-        if error is None and response.streaming:
+        failure = request.__dict__.pop(_EXCEPTION, None)
+        if failure is None and response.streaming:
             response.streaming_content = _Content(response, entered, self.failure_status)
             return response
-        end_scope(entered, error, response.status_code, self.failure_status, raises=True)
+        end_scope(entered, failure, response.status_code, self.failure_status, raises=True)
         return response
 
     async def _acall(self, request: Any) -> Any:
@@ -88,12 +88,12 @@ class ScopeMiddleware:
         except BaseException as error:
             await aend_scope(entered, error)
             raise
-        error = request.__dict__.pop(_EXCEPTION, None)
-        if error is None and response.streaming:
+        failure = request.__dict__.pop(_EXCEPTION, None)
+        if failure is None and response.streaming:
             content = _AsyncContent if response.is_async else _Content
             response.streaming_content = content(response, entered, self.failure_status)
             return response
-        await aend_scope(entered, error, response.status_code, self.failure_status, raises=True)
+        await aend_scope(entered, failure, response.status_code, self.failure_status, raises=True)
         return response
 
     def process_exception(self, request: Any, exception: BaseException) -> None:

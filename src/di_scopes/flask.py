@@ -28,7 +28,7 @@ Flask's teardown, so the server answers 500 and logs it.
 from __future__ import annotations
 
 from types import GeneratorType
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional, cast
 
 from flask import Flask, Response, request
 
@@ -50,7 +50,7 @@ def init_app(app: Flask, *, name: str = DEFAULT_SCOPE_NAME, failure_status: Opti
     def open_scope() -> None:
         environ = request.environ
         if key not in environ:
-            entered = enter_scope(make_scope, name, {REQUEST: request._get_current_object()})
+            entered = enter_scope(make_scope, name, {REQUEST: cast(Any, request)._get_current_object()})
             environ[key] = _Run(entered, failure_status)
 
     def note_status(response: Response) -> Response:

@@ -56,7 +56,8 @@ def _settings(request: pytest.FixtureRequest) -> Tuple[str, Dict[Any, Any]]:
 
 
 def _outcome(request: pytest.FixtureRequest) -> Optional[BaseException]:
-    return request.node.stash.get(_OUTCOME, None)
+    outcome: Optional[BaseException] = request.node.stash.get(_OUTCOME, None)
+    return outcome
 
 
 @pytest.fixture
