@@ -105,3 +105,34 @@ def test_twins_agree_on_values_across_threads(impl):
         thread.start()
         thread.join(10)
     assert values == [1]
+
+
+def test_asgi_and_wsgi_middlewares_store_the_request(twin):
+    import httpx
+    from starlette.requests import Request
+
+    from di_scopes import asgi, wsgi
+
+    class Container(containers.DeclarativeContainer):
+        request = providers.Factory(Request, twin.ScopeValue(REQUEST))  # a Request over the ASGI scope
+        environ = twin.ScopeValue(REQUEST)
+
+    container = Container()
+
+    async def asgi_app(scope, receive, send):
+        body = container.request().url.path.encode()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    def wsgi_app(environ, start_response):
+        start_response("200 OK", [])
+        return [container.environ()["PATH_INFO"].encode()]
+
+    async def over_asgi():
+        transport = httpx.ASGITransport(asgi.ScopeMiddleware(asgi_app))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return (await client.get("/asgi/path")).text
+
+    assert asyncio.run(over_asgi()) == "/asgi/path"
+    with httpx.Client(transport=httpx.WSGITransport(wsgi.ScopeMiddleware(wsgi_app)), base_url="http://test") as client:
+        assert client.get("/wsgi/path").text == "/wsgi/path"
