@@ -4,6 +4,7 @@ import time
 
 import pytest
 from dependency_injector import containers, providers
+from dependency_injector.wiring import Provide
 
 import di_scopes
 from di_scopes import ScopeError, validate
@@ -107,3 +108,20 @@ def test_fast_enough_for_startup(impl):
     started = time.perf_counter()
     validate(container)
     assert time.perf_counter() - started < 0.5  # some 20 ms here for 300 providers; generous for a loaded machine
+
+
+def test_names_the_integrations_open_are_known(impl):
+    from di_scopes import fastapi as di_fastapi
+    from di_scopes import wsgi
+
+    class Container(containers.DeclarativeContainer):
+        per_endpoint = impl.ContextLocalResource(session_resource).in_scope("endpoint")
+        per_request = impl.ContextLocalResource(session_resource).in_scope("validate-wsgi")
+
+    wsgi.ScopeMiddleware(lambda environ, start_response: [], name="validate-wsgi")
+
+    @di_fastapi.inject
+    async def endpoint(session=Provide[Container.per_endpoint]):
+        pass
+
+    validate(Container)

@@ -30,7 +30,6 @@ __all__ = ["ScopedTask"]
 class ScopedTask(Task):  # type: ignore[misc]
     """A Celery task whose every run is a scope; see the module documentation."""
 
-    abstract = True  # Celery < 5 registered base classes as tasks without it
     #: The name of the scope each run opens.
     scope_name = "task"
 
