@@ -428,12 +428,15 @@ def integration_scope(name: object) -> Tuple[str, Callable[..., Any]]:
     return checked, di_scopes._twin.scope
 
 
-def enter_scope(make_scope: Callable[..., Any], name: str, values: Optional[Dict[Any, Any]] = None) -> Any:
-    """Make a scope named ``name``, give it ``values`` (see ``Scope.set_value``), and enter it."""
+_NO_KEY = object()
+
+
+def enter_scope(make_scope: Callable[..., Any], name: str, key: Any = _NO_KEY, value: Any = None) -> Any:
+    """Make a scope named ``name``, put ``value`` into it under ``key`` (see ``Scope.set_value``),
+    and enter it."""
     entered = make_scope(name)
-    if values:
-        for key, value in values.items():
-            entered.set_value(key, value)
+    if key is not _NO_KEY:
+        entered.set_value(key, value)
     entered.__enter__()
     return entered
 

@@ -41,7 +41,7 @@ def scope_middleware(*, name: str = DEFAULT_SCOPE_NAME, failure_status: Optional
 
     @web.middleware
     async def di_scopes_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        entered = enter_scope(make_scope, name, {REQUEST: request})
+        entered = enter_scope(make_scope, name, REQUEST, request)
         try:
             response = await handler(request)
         except web.HTTPException as error:

@@ -62,7 +62,7 @@ class ScopeMiddleware(ScopeMiddlewareBase):
 
         threshold = self.failure_status if kind == "http" else None
         watch = None if threshold is None else _StatusWatch(send)
-        request_scope = enter_scope(self._scope, self.name, {REQUEST: scope})  # does not await
+        request_scope = enter_scope(self._scope, self.name, REQUEST, scope)  # does not await
         try:
             await self.app(scope, receive, send if watch is None else watch)
         except BaseException as error:

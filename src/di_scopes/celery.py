@@ -35,7 +35,7 @@ class ScopedTask(Task):  # type: ignore[misc]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         name, make_scope = integration_scope(self.scope_name)
-        entered = enter_scope(make_scope, name, {TASK: self})
+        entered = enter_scope(make_scope, name, TASK, self)
         try:
             result = super().__call__(*args, **kwargs)
         except BaseException as error:

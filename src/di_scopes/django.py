@@ -68,7 +68,7 @@ class ScopeMiddleware:
     def __call__(self, request: Any) -> Any:
         if self._async:
             return self._acall(request)
-        entered = enter_scope(self._scope, self.scope_name, {REQUEST: request})
+        entered = enter_scope(self._scope, self.scope_name, REQUEST, request)
         try:
             response = self.get_response(request)
         except BaseException as error:
@@ -82,7 +82,7 @@ class ScopeMiddleware:
         return response
 
     async def _acall(self, request: Any) -> Any:
-        entered = enter_scope(self._scope, self.scope_name, {REQUEST: request})
+        entered = enter_scope(self._scope, self.scope_name, REQUEST, request)
         try:
             response = await self.get_response(request)
         except BaseException as error:

@@ -50,7 +50,7 @@ def init_app(app: Flask, *, name: str = DEFAULT_SCOPE_NAME, failure_status: Opti
     def open_scope() -> None:
         environ = request.environ
         if key not in environ:
-            entered = enter_scope(make_scope, name, {REQUEST: cast(Any, request)._get_current_object()})
+            entered = enter_scope(make_scope, name, REQUEST, cast(Any, request)._get_current_object())
             environ[key] = _Run(entered, failure_status)
 
     def note_status(response: Response) -> Response:

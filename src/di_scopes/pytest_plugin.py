@@ -27,7 +27,7 @@ from typing import Any, AsyncIterator, Dict, Iterator, Optional, Tuple
 
 import pytest
 
-from ._common import DEFAULT_SCOPE_NAME, aend_scope, end_scope, enter_scope, integration_scope
+from ._common import DEFAULT_SCOPE_NAME, aend_scope, end_scope, integration_scope
 
 _OUTCOME = pytest.StashKey[Optional[BaseException]]()
 
@@ -65,7 +65,10 @@ def di_scope(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh scope around the test (synchronous teardown); yields the entered ``Scope``."""
     name, values = _settings(request)
     name, make_scope = integration_scope(name)
-    entered = enter_scope(make_scope, name, values)
+    entered = make_scope(name)
+    for key, value in values.items():
+        entered.set_value(key, value)
+    entered.__enter__()
     yield entered
     end_scope(entered, _outcome(request))
 
@@ -76,7 +79,10 @@ async def adi_scope(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
     Needs an async test runner (``@pytest.mark.anyio``, or pytest-asyncio)."""
     name, values = _settings(request)
     name, make_scope = integration_scope(name)
-    entered = enter_scope(make_scope, name, values)
+    entered = make_scope(name)
+    for key, value in values.items():
+        entered.set_value(key, value)
+    await entered.__aenter__()
     yield entered
     await aend_scope(entered, _outcome(request))
 

@@ -59,7 +59,7 @@ class ScopeMiddleware(ScopeMiddlewareBase):
                 return start_response(status, headers)
             return start_response(status, headers, exc_info)
 
-        request_scope = context.run(enter_scope, self._scope, self.name, {REQUEST: environ})
+        request_scope = context.run(enter_scope, self._scope, self.name, REQUEST, environ)
         try:
             body = context.run(self.app, environ, start_and_watch)
         except BaseException as error:
