@@ -113,7 +113,7 @@ def run(app, scenario):
 
 
 def ended(log, kind="session"):
-    return [(s.events, s.closes) for s in log.by_kind(kind)]
+    return [(list(s.events), s.closes) for s in log.by_kind(kind)]
 
 
 def test_requests(twin):
@@ -180,6 +180,32 @@ def test_websocket_scope_per_connection(twin):
     assert len({r["message"] for r in replies}) == 4  # one per message
     assert ended(log, "connection") == [(["commit"], 1)] * 2
     assert ended(log, "message") == [(["commit"], 1)] * 4
+
+
+def test_app_scope_spans_the_application(twin):
+    log = Log()
+    pool = twin.ContextLocalResource(tracked_resource(log, "pool")).in_scope("app")
+    session = twin.ContextLocalResource(tracked_resource(log, "session"))
+    app_value = twin.ScopeValue(di_aiohttp.APP)
+
+    async def handler(request):
+        return web.json_response({"pool": pool().number, "session": session().number, "app": app_value() is request.app})
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    di_aiohttp.setup(app, app_scope_name="app")
+
+    async def scenario(client):
+        first = await (await client.get("/")).json()
+        second = await (await client.get("/")).json()
+        return first, second, ended(log, "pool")
+
+    first, second, pool_while_serving = run(app, scenario)
+    assert first["pool"] == second["pool"] and first["session"] != second["session"]
+    assert first["app"] and second["app"]
+    assert pool_while_serving == [([], 0)]
+    assert ended(log, "pool") == [(["commit"], 1)]  # torn down at cleanup
+    assert ended(log) == [(["commit"], 1)] * 2
 
 
 def test_bad_arguments():

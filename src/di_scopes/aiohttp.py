@@ -23,13 +23,16 @@ The ``web.Request`` is the scope's ``di_scopes.REQUEST`` value, for
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, AsyncIterator, Awaitable, Callable, Optional
 
 from aiohttp import web
 
 from ._common import DEFAULT_SCOPE_NAME, REQUEST, aend_scope, check_failure_status, enter_scope, integration_scope
 
-__all__ = ["scope_middleware", "setup"]
+APP_SCOPE = "app"
+APP = "aiohttp.app"  # the key of the application in its app_scope
+
+__all__ = ["APP", "APP_SCOPE", "app_scope", "scope_middleware", "setup"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -59,6 +62,38 @@ def scope_middleware(*, name: str = DEFAULT_SCOPE_NAME, failure_status: Optional
     return di_scopes_middleware
 
 
-def setup(app: web.Application, *, name: str = DEFAULT_SCOPE_NAME, failure_status: Optional[int] = 400) -> None:
-    """Add ``scope_middleware`` to ``app``, first, so the other middlewares run in the scope."""
+def app_scope(name: str = APP_SCOPE) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context (``app.cleanup_ctx.append(app_scope())``): a scope named ``name`` that
+    lasts from the application's startup to its cleanup, around every request's scope.
+
+    Providers bound with ``.in_scope(name)`` (a connection pool, a client) live in it, shared by
+    all requests, and are torn down at cleanup, with the exception thrown in if startup or
+    shutdown failed. The ``web.Application`` is its ``di_scopes.APP`` value. (The requests see it
+    because aiohttp starts serving in the context where the startup ran.)
+    """
+    name, make_scope = integration_scope(name)
+
+    async def scope_for_the_app(app: web.Application) -> AsyncIterator[None]:
+        entered = enter_scope(make_scope, name, APP, app)
+        try:
+            yield
+        except BaseException as error:
+            await aend_scope(entered, error)
+            raise
+        await aend_scope(entered)
+
+    return scope_for_the_app
+
+
+def setup(
+    app: web.Application,
+    *,
+    name: str = DEFAULT_SCOPE_NAME,
+    failure_status: Optional[int] = 400,
+    app_scope_name: Optional[str] = None,
+) -> None:
+    """Add ``scope_middleware`` to ``app``, first, so the other middlewares run in the scope; with
+    ``app_scope_name``, also an ``app_scope`` of that name to its cleanup contexts."""
     app.middlewares.insert(0, scope_middleware(name=name, failure_status=failure_status))
+    if app_scope_name is not None:
+        app.cleanup_ctx.append(app_scope(app_scope_name))
