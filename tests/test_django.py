@@ -25,7 +25,7 @@ def log(twin):
 
 
 def ended(log):
-    return [(s.events, s.closes) for s in log.by_kind("session")]
+    return [(list(s.events), s.closes) for s in log.by_kind("session")]
 
 
 def test_sync_request_commits_and_shares_one_session(log):
@@ -85,6 +85,22 @@ def test_async_client(log):
         (["rollback ErrorResponse"], 1),
         (["commit"], 1),
     ]
+
+
+def test_async_stream_closed_early(log):
+    async def main():
+        response = await AsyncClient().get("/async-stream")
+        chunks = response.streaming_content.__aiter__()
+        first = await chunks.__anext__()
+        open_meanwhile = ended(log)
+        await chunks.aclose()  # the client went away: Django closes the response
+        for _ in range(10):
+            await asyncio.sleep(0)
+        return first, open_meanwhile
+
+    first, open_meanwhile = asyncio.run(main())
+    assert (first, open_meanwhile) == (b"0\n", [([], 0)])
+    assert ended(log) == [(["commit"], 1)]
 
 
 class QuietHandler(WSGIRequestHandler):

@@ -27,6 +27,7 @@ The ``HttpRequest`` is the scope's ``di_scopes.REQUEST`` value, for
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, AsyncIterator, Callable, Iterator, Optional
 
 from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefunction
@@ -147,6 +148,7 @@ class _AsyncContent(_Ending):
     def __init__(self, response: Any, entered: Any, failure_status: Optional[int]) -> None:
         super().__init__(response, entered, failure_status)
         self._iterator: AsyncIterator[bytes] = response.streaming_content.__aiter__()
+        self._closing: Optional["asyncio.Task[None]"] = None
 
     async def _aend(self, error: Optional[BaseException]) -> None:
         if not self._ended:
@@ -167,7 +169,14 @@ class _AsyncContent(_Ending):
             raise
 
     def close(self) -> None:
-        """Django calls it in a worker thread (``sync_to_async``) after the content was sent or
-        the client left: end the scope on the event loop, if the content did not."""
-        if not self._ended:
+        """End the scope, if the content did not, on the event loop: Django's ASGI handler calls
+        it in a worker thread (``sync_to_async``) once the content was sent or the client left;
+        its async test client calls it on the event loop itself."""
+        if self._ended:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
             async_to_sync(self._aend)(None)
+            return
+        self._closing = loop.create_task(self._aend(None))
