@@ -208,6 +208,31 @@ def test_app_scope_spans_the_application(twin):
     assert ended(log) == [(["commit"], 1)] * 2
 
 
+def test_cancelled_handler_still_rolls_back(twin):
+    from aiohttp.test_utils import make_mocked_request
+
+    log = Log()
+    session = twin.ContextLocalResource(async_tracked(log, "session"))
+    middleware = di_aiohttp.scope_middleware()
+
+    async def main():
+        started = asyncio.Event()
+
+        async def handler(request):
+            await session()
+            started.set()
+            await asyncio.sleep(60)
+
+        task = asyncio.create_task(middleware(make_mocked_request("GET", "/"), handler))
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(asyncio.wait_for(main(), 30))
+    assert ended(log) == [(["rollback CancelledError"], 1)]
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="failure_status"):
         di_aiohttp.scope_middleware(failure_status=1000)
