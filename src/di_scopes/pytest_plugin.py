@@ -11,7 +11,7 @@ until a test asks for it, with a fixture or a marker:
         ...
 
     @pytest.mark.anyio
-    async def test_async(adi_scope):             # async tests (anyio's or pytest-asyncio's runner)
+    async def test_async(adi_scope):             # async tests, run by anyio's pytest plugin
         ...
 
 When the test fails, its exception is thrown into the scope's resources (a session rolls back);
@@ -76,7 +76,8 @@ def di_scope(request: pytest.FixtureRequest) -> Iterator[Any]:
 @pytest.fixture
 async def adi_scope(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
     """A fresh scope around an async test, torn down on its event loop; yields the ``Scope``.
-    Needs an async test runner (``@pytest.mark.anyio``, or pytest-asyncio)."""
+    Needs anyio's pytest plugin (``@pytest.mark.anyio``), which runs async fixtures and the test
+    in one task, so the test sees the scope."""
     name, values = _settings(request)
     name, make_scope = integration_scope(name)
     entered = make_scope(name)
