@@ -19,7 +19,7 @@ import di_scopes
 from di_scopes.celery import ScopedTask
 
 from ..fastapi_sqlalchemy.container import DEFAULT_DATABASE_URL, Container
-from ..fastapi_sqlalchemy.domain import AccountRepository, Base, LedgerRepository, TransferService
+from ..fastapi_sqlalchemy.domain import AccountRepository, Base, LedgerRepository, TransferService, credit_interest
 
 app = Celery("bank", broker=os.environ.get("CELERY_BROKER_URL", "memory://"), task_cls=ScopedTask)
 
@@ -32,13 +32,7 @@ def apply_interest(
     ledger: LedgerRepository = Provide[Container.ledger],
 ) -> int:
     """Credit every account with ``percent`` % interest, in one transaction; return the total."""
-    total = 0
-    for account in accounts.all():
-        interest = account.balance * percent // 100
-        account.balance += interest
-        ledger.record(account.id, interest, f"interest {percent}%")
-        total += interest
-    return total
+    return credit_interest(accounts, ledger, percent)
 
 
 @app.task
