@@ -37,6 +37,12 @@ def test_sync_request_commits_and_shares_one_session(log):
     assert di_scopes.current_scope() is None
 
 
+def test_async_view_under_the_sync_handler(log):
+    response = Client().get("/async")  # Django runs it in an event loop of its own
+    assert response.json()["same"]
+    assert ended(log) == [(["commit"], 1)]
+
+
 @pytest.mark.parametrize(
     "path, status, outcome",
     [
