@@ -511,10 +511,10 @@ def aend_scope(
 ) -> Awaitable[None]:
     """``end_scope`` for asynchronous scopes: await the result. Not a coroutine on success, so a
     scope with nothing to await costs no coroutine."""
+    if error is None and (failure_status is None or status is None or status < failure_status):
+        return entered.__aexit__(None, None, None)  # type: ignore[no-any-return]  # ending() inlined
     exc = ending(error, status, failure_status)
-    if exc is None:
-        return entered.__aexit__(None, None, None)  # type: ignore[no-any-return]
-    return _aend_failed(entered, exc, raises or exc is not error)
+    return _aend_failed(entered, exc, raises or exc is not error)  # type: ignore[arg-type]
 
 
 async def _aend_failed(entered: Any, exc: BaseException, raises: bool) -> None:
