@@ -114,7 +114,7 @@ def sessions(app):
 
 
 def ended(app):
-    return [(s.events, s.closes) for s in sessions(app)]
+    return [(list(s.events), s.closes) for s in sessions(app)]
 
 
 def test_plain_test_client_call_ends_the_scope_committed(app):
@@ -127,6 +127,15 @@ def test_plain_test_client_call_ends_the_scope_committed(app):
     assert log.seen["during"] is False
     assert log.seen["before"] == [s.number for s in sessions(app)]  # before_request ran in the scope
     assert di_scopes.current_scope() is None
+
+
+def test_scope_ends_with_the_call_inside_a_client_block_too(app):
+    with app.test_client() as client:  # Flask preserves the last request's context in the block
+        client.get("/ok")
+        client.get("/ok")
+        assert flask.request.path == "/ok"
+        assert ended(app) == [(["commit"], 1)] * 2
+        assert di_scopes.current_scope() is None
 
 
 def test_async_view(app):
