@@ -51,8 +51,8 @@ def test_flask_example(twin_name, tmp_path):
         client = app.test_client()
 
         def call(method, path, body=None):
-            with client.open(path, method=method, json=body) as response:  # closing ends the scope
-                return response.status_code, response.get_json(silent=True)
+            response = client.open(path, method=method, json=body)  # the scope has ended here
+            return response.status_code, response.get_json(silent=True)
 
         print(di_scopes.IMPLEMENTATION)
         print(call("POST", "/accounts", {"owner": "ada", "balance": 10}))
@@ -75,3 +75,68 @@ def test_flask_example(twin_name, tmp_path):
         "(200, [{'balance': 6, 'id': 1, 'owner': 'ada'}, {'balance': 4, 'id': 2, 'owner': 'bob'}])",
     ]
     assert entries(database) == [(1, -4, "to 2"), (2, 4, "from 1")]  # the 409 left nothing
+
+
+def test_django_aiohttp_and_celery_examples(twin_name, tmp_path):
+    """The three examples in one child process (Django's settings are per process), each on a
+    database of its own."""
+    script = textwrap.dedent(
+        """
+        import asyncio, json, os, sys
+        import di_scopes
+
+        def show(*values):
+            print(json.dumps(values))
+
+        os.environ["DATABASE_URL"] = "sqlite:///django.db"
+        from django.test import Client
+        from examples.django_sqlalchemy import app as django_example
+        client = Client()
+        post = lambda path, body: client.post(path, json.dumps(body), content_type="application/json")
+        show(post("/accounts", {"owner": "ada", "balance": 10}).status_code, post("/accounts", {"owner": "bob"}).status_code)
+        show(post("/transfers", {"source": 1, "target": 2, "amount": 4}).json(), post("/transfers", {"source": 2, "target": 1, "amount": 400}).status_code)
+        show(b"".join(client.get("/export").streaming_content).decode())
+
+        from aiohttp.test_utils import TestClient, TestServer
+        from examples.aiohttp_sqlalchemy.app import create_app
+
+        async def over_aiohttp():
+            app = create_app(database_url="sqlite:///aiohttp.db")
+            async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+                statuses = [(await client.post("/accounts", json=body)).status for body in ({"owner": "ada", "balance": 10}, {"owner": "bob"})]
+                statuses.append((await client.post("/transfers", json={"source": 1, "target": 2, "amount": 4})).status)
+                statuses.append((await client.post("/transfers", json={"source": 2, "target": 1, "amount": 400})).status)
+                return statuses, await (await client.get("/accounts")).json()
+        show(*asyncio.run(over_aiohttp()))
+
+        os.environ["DATABASE_URL"] = "sqlite:///celery.db"
+        from examples.celery_sqlalchemy import tasks
+        tasks.app.conf.task_always_eager = True
+        with di_scopes.scope():
+            tasks.container.accounts().add("ada", 100)
+            tasks.container.accounts().add("bob", 0)
+        try:
+            tasks.transfer.delay(2, 1, 50).get()
+        except Exception as error:
+            show(type(error).__name__)
+        show(tasks.apply_interest.delay(10).get())
+        """
+    )
+    env = servers.twin_environment(twin_name)
+    env.pop("DATABASE_URL", None)
+    lines = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=120, check=True
+    ).stdout.splitlines()
+    import json
+
+    assert [json.loads(line) for line in lines] == [
+        [201, 201],
+        [{"done": True}, 409],
+        ["id,owner,balance\n1,ada,6\n2,bob,4\n"],
+        [[201, 201, 200, 409], [{"id": 1, "owner": "ada", "balance": 6}, {"id": 2, "owner": "bob", "balance": 4}]],
+        ["InsufficientFunds"],
+        [10],
+    ]
+    assert entries(tmp_path / "django.db") == [(1, -4, "to 2"), (2, 4, "from 1")]  # the 409 left nothing
+    assert entries(tmp_path / "aiohttp.db") == [(1, -4, "to 2"), (2, 4, "from 1")]
+    assert entries(tmp_path / "celery.db") == [(1, 10, "interest 10%"), (2, 0, "interest 10%")]

@@ -49,7 +49,7 @@ def test_exports_come_from_the_active_twin():
     twin = importlib.import_module(
         "di_scopes._scope_c" if di_scopes.IMPLEMENTATION == "cython" else "di_scopes._scope_py"
     )
-    for name in ("ContextLocalResource", "ContextLocalSingleton", "Scope", "current_scope", "scope"):
+    for name in ("ContextLocalResource", "ContextLocalSingleton", "Scope", "ScopeValue", "current_scope", "scope"):
         assert getattr(di_scopes, name) is getattr(twin, name)
     assert di_scopes.ScopeError is twin.ScopeError
 
@@ -168,6 +168,35 @@ def scenario_log(twin):
             await ar()
 
     attempt("async in sync close", lambda: asyncio.run(async_in_sync_close()))
+
+    value = twin.ScopeValue("k")
+
+    def values():
+        outer = twin.scope()
+        outer.set_value("k", 1)  # before entering
+        with outer:
+            with twin.scope("inner") as inner:
+                seen = [value(), inner.get_value("k"), inner.get_value("missing", "d")]
+                inner.set_value("k", 2)  # hides the outer value
+                seen.append(value())
+            seen.append(value())
+        return seen
+
+    attempt("values", values)
+    attempt("value outside", value)
+
+    def value_missing():
+        with twin.scope("job"):
+            return twin.ScopeValue("absent")()
+
+    attempt("value missing", value_missing)
+
+    def value_in_closed_scope():
+        closed = twin.scope()
+        closed.close()
+        closed.set_value("k", 1)
+
+    attempt("value in closed scope", value_in_closed_scope)
     return log
 
 
@@ -180,3 +209,5 @@ def test_both_twins_tell_the_same_story(request):
     assert "no scope: ScopeError" in c
     assert "fail: KeyError" in c
     assert "async in sync close: ScopeError" in c
+    assert "values: ok [1, 1, 'd', 2, 1]" in c
+    assert "value missing: ScopeError" in c and "value in closed scope: ScopeError" in c

@@ -101,3 +101,14 @@ class TransferService:
         accounts[target].balance += amount
         self.ledger.record(source, -amount, f"to {target}")
         self.ledger.record(target, amount, f"from {source}")
+
+
+def credit_interest(accounts: AccountRepository, ledger: LedgerRepository, percent: int) -> int:
+    """Credit every account with ``percent`` % interest, in one transaction; return the total."""
+    total = 0
+    for account in accounts.all():
+        interest = account.balance * percent // 100
+        account.balance += interest
+        ledger.record(account.id, interest, f"interest {percent}%")
+        total += interest
+    return total

@@ -12,7 +12,7 @@ from dependency_injector.wiring import Provide, inject
 import di_scopes
 
 from .container import Container
-from .domain import AccountRepository, LedgerRepository
+from .domain import AccountRepository, LedgerRepository, credit_interest
 
 
 @di_scopes.scope("job")
@@ -32,10 +32,4 @@ def apply_interest(
     ledger: LedgerRepository = Provide[Container.ledger],
 ) -> int:
     """Credit every account with ``percent`` % interest, in one transaction; return the total."""
-    total = 0
-    for account in accounts.all():
-        interest = account.balance * percent // 100
-        account.balance += interest
-        ledger.record(account.id, interest, f"interest {percent}%")
-        total += interest
-    return total
+    return credit_interest(accounts, ledger, percent)

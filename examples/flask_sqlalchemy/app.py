@@ -1,4 +1,4 @@
-"""The bank's accounts on Flask: one SQLAlchemy session per request through the WSGI middleware.
+"""The bank's accounts on Flask: one SQLAlchemy session per request, on Flask's request lifecycle.
 
     flask --app examples.flask_sqlalchemy.app run        # SQLite file bank.db, or DATABASE_URL
 
@@ -13,7 +13,7 @@ import sys
 from dependency_injector.wiring import Provide, inject
 from flask import Flask, abort, jsonify, request
 
-from di_scopes.wsgi import ScopeMiddleware
+import di_scopes.flask
 
 from ..fastapi_sqlalchemy.container import DEFAULT_DATABASE_URL, Container
 from ..fastapi_sqlalchemy.domain import AccountRepository, Base, InsufficientFunds, TransferService
@@ -40,7 +40,7 @@ def transfer(transfers: TransferService = Provide[Container.transfers]):
     try:
         transfers.transfer(int(body["source"]), int(body["target"]), int(body["amount"]))
     except InsufficientFunds as error:
-        abort(409, str(error))  # a 4xx response: the middleware rolls the session back
+        abort(409, str(error))  # a 4xx response: the session rolls back
     return jsonify({"done": True})
 
 
@@ -54,7 +54,7 @@ def create_app(database_url: str | None = None) -> Flask:
     app.add_url_rule("/accounts", view_func=list_accounts, methods=["GET"])
     app.add_url_rule("/accounts", view_func=open_account, methods=["POST"], endpoint="open_account")
     app.add_url_rule("/transfers", view_func=transfer, methods=["POST"])
-    app.wsgi_app = ScopeMiddleware(app.wsgi_app)  # one scope, one session, per request
+    di_scopes.flask.init_app(app)  # one scope, one session, per request
     app.extensions["container"] = container
     return app
 

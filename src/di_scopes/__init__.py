@@ -16,7 +16,8 @@ import platform
 import warnings
 from typing import TYPE_CHECKING
 
-from ._common import DEFAULT_SCOPE_NAME, ErrorResponse, ScopeError
+from ._common import DEFAULT_SCOPE_NAME, REQUEST, TASK, ErrorResponse, ScopeError
+from ._validate import validate
 
 __all__ = [
     "ContextLocalResource",
@@ -24,10 +25,14 @@ __all__ = [
     "DEFAULT_SCOPE_NAME",
     "ErrorResponse",
     "IMPLEMENTATION",
+    "REQUEST",
     "Scope",
     "ScopeError",
+    "ScopeValue",
+    "TASK",
     "current_scope",
     "scope",
+    "validate",
 ]
 
 __version__ = "0.1.0"
@@ -41,7 +46,7 @@ def _extensions_disabled() -> bool:
 
 if TYPE_CHECKING:
     from . import _scope_py as _twin
-    from ._scope_py import ContextLocalResource, ContextLocalSingleton, Scope, current_scope, scope
+    from ._scope_py import ContextLocalResource, ContextLocalSingleton, Scope, ScopeValue, current_scope, scope
 
     IMPLEMENTATION = "python"
 else:
@@ -64,5 +69,6 @@ else:
     ContextLocalResource = _twin.ContextLocalResource
     ContextLocalSingleton = _twin.ContextLocalSingleton
     Scope = _twin.Scope
+    ScopeValue = _twin.ScopeValue
     current_scope = _twin.current_scope
     scope = _twin.scope

@@ -11,7 +11,7 @@ import inspect
 import sys
 import traceback
 import weakref
-from typing import Any, Callable, Coroutine, Generator, Iterable, Optional, Sequence, Set, Tuple, TypeVar
+from typing import Any, Awaitable, Callable, Coroutine, Dict, Generator, Iterable, Optional, Sequence, Set, Tuple, TypeVar
 
 from anyio import CapacityLimiter, to_thread
 
@@ -86,11 +86,8 @@ class ScopeMiddlewareBase:
     def __init__(self, app: Any, *, name: str = DEFAULT_SCOPE_NAME, failure_status: Optional[int] = 400) -> None:
         check_failure_status(failure_status)
         self.app = app
-        self.name = check_scope_name(name)
         self.failure_status = failure_status
-        import di_scopes
-
-        self._scope = di_scopes._twin.scope  # the twin in use when the application is built
+        self.name, self._scope = integration_scope(name)  # the twin in use when the application is built
 
 
 def check_exception(exc: object) -> None:
@@ -188,6 +185,32 @@ def async_left_message(scope: Any, providers: Sequence[Any]) -> str:
         f"scope {scope.name!r} was closed synchronously but holds asynchronous resources, which "
         f"were not torn down: {names}. Use `async with di_scopes.scope():` or "
         "`await scope.aclose()` for scopes that create async resources."
+    )
+
+
+def value_outside_scope_message(provider: Any) -> str:
+    return (
+        f"{describe(provider)} was resolved outside any scope. It injects a value put into the "
+        "current scope, by an integration (the web integrations put the request there under "
+        "di_scopes.REQUEST) or by `scope.set_value(key, value)`: resolve it while that scope is "
+        "active."
+    )
+
+
+def no_value_message(provider: Any, scope: Any) -> str:
+    key = provider.provides
+    return (
+        f"{describe(provider)}: no active scope holds a value for {key!r} (the active scopes are "
+        f"{scope_chain(scope)}, innermost first). The web integrations set di_scopes.REQUEST, "
+        f"the Celery integration di_scopes.TASK; set others with `scope.set_value({key!r}, "
+        "value)` before the value is resolved."
+    )
+
+
+def closed_value_message(scope: Any, key: object) -> str:
+    return (
+        f"scope {scope.name!r} is closed or closing: no value can be set in it (key {key!r}). "
+        "Set values before or while the scope is active."
     )
 
 
@@ -372,6 +395,7 @@ def scoped_function(make_scope: Callable[[], Any], func: Callable[..., Any]) -> 
             "item. Open the scope inside the generator instead (`with di_scopes.scope():`)."
         )
     if inspect.iscoroutinefunction(func):
+        _note_decorated(make_scope)
 
         async def run_in_async_scope(*args: Any, **kwargs: Any) -> Any:
             async with make_scope():
@@ -380,6 +404,7 @@ def scoped_function(make_scope: Callable[[], Any], func: Callable[..., Any]) -> 
         return _named_like(run_in_async_scope, func)
     if not callable(func):
         raise TypeError(f"a scope decorates a function; got {func!r}")
+    _note_decorated(make_scope)
 
     def run_in_scope(*args: Any, **kwargs: Any) -> Any:
         with make_scope():
@@ -388,7 +413,112 @@ def scoped_function(make_scope: Callable[[], Any], func: Callable[..., Any]) -> 
     return _named_like(run_in_scope, func)
 
 
+def _note_decorated(make_scope: Callable[[], Any]) -> None:
+    """Record the name of the scope a decorated function opens, for validate()."""
+    owner = getattr(make_scope, "__self__", None)  # Scope._fresh, or the Scope class itself
+    opened_scope_names.add(getattr(owner, "name", DEFAULT_SCOPE_NAME))
+
+
 def _named_like(wrapper: Callable[..., Any], func: Callable[..., Any]) -> Callable[..., Any]:
     functools.update_wrapper(wrapper, func)
     del wrapper.__wrapped__  # type: ignore[attr-defined]
     return wrapper
+
+
+# The integrations' shared core ---------------------------------------------------------------
+# Every integration (ASGI, WSGI, Flask, Django, aiohttp, Celery, the pytest plugin) opens and
+# ends its scopes through these functions, so the failure policy is the same everywhere.
+
+REQUEST = "request"  # the key under which the web integrations store their request object
+TASK = "task"  # the key under which the Celery integration stores the running task
+
+# Every scope name an integration opens; validate() checks in_scope() names against it.
+opened_scope_names: Set[str] = set()
+
+
+def integration_scope(name: object) -> Tuple[str, Callable[..., Any]]:
+    """Check ``name``, record it as opened, and return it with the scope factory of the twin in
+    use now (the twin selected when the application is built)."""
+    checked = check_scope_name(name)
+    opened_scope_names.add(checked)
+    import di_scopes
+
+    return checked, di_scopes._twin.scope
+
+
+_NO_KEY = object()
+
+
+def enter_scope(make_scope: Callable[..., Any], name: str, key: Any = _NO_KEY, value: Any = None) -> Any:
+    """Make a scope named ``name``, put ``value`` into it under ``key`` (see ``Scope.set_value``),
+    and enter it."""
+    entered = make_scope(name)
+    if key is not _NO_KEY:
+        entered.set_value(key, value)
+    entered.__enter__()
+    return entered
+
+
+def ending(error: Optional[BaseException], status: Optional[int], failure_status: Optional[int]) -> Optional[BaseException]:
+    """The failure policy: what a scope ends with.
+
+    The exception that ended the unit of work, if any; else ``ErrorResponse(status)`` when the
+    response status is at or above ``failure_status``; else None (success).
+    """
+    if error is not None:
+        return error
+    if failure_status is None or status is None or status < failure_status:
+        return None
+    return ErrorResponse(status)
+
+
+def _note_count(exc: BaseException) -> int:
+    return len(getattr(exc, "__notes__", ()))
+
+
+def end_scope(
+    entered: Any,
+    error: Optional[BaseException] = None,
+    status: Optional[int] = None,
+    failure_status: Optional[int] = None,
+    *,
+    raises: bool = False,
+) -> None:
+    """End ``entered`` (synchronously) by the failure policy of ``ending()``.
+
+    Teardown errors are attached to the ending exception as notes. ``ErrorResponse`` carrying
+    such notes is raised, so the server logs them; so is ``error`` when ``raises`` is true (the
+    framework handled ``error`` and will not raise it itself). Without an ending exception, a
+    teardown error propagates (a failed commit is never silent).
+    """
+    exc = ending(error, status, failure_status)
+    if exc is None:
+        entered.__exit__(None, None, None)
+        return
+    notes = _note_count(exc)
+    entered.__exit__(type(exc), exc, exc.__traceback__)
+    if (raises or exc is not error) and _note_count(exc) > notes:
+        raise exc
+
+
+def aend_scope(
+    entered: Any,
+    error: Optional[BaseException] = None,
+    status: Optional[int] = None,
+    failure_status: Optional[int] = None,
+    *,
+    raises: bool = False,
+) -> Awaitable[None]:
+    """``end_scope`` for asynchronous scopes: await the result. Not a coroutine on success, so a
+    scope with nothing to await costs no coroutine."""
+    if error is None and (failure_status is None or status is None or status < failure_status):
+        return entered.__aexit__(None, None, None)  # type: ignore[no-any-return]  # ending() inlined
+    exc = ending(error, status, failure_status)
+    return _aend_failed(entered, exc, raises or exc is not error)  # type: ignore[arg-type]
+
+
+async def _aend_failed(entered: Any, exc: BaseException, raises: bool) -> None:
+    notes = _note_count(exc)
+    await entered.__aexit__(type(exc), exc, exc.__traceback__)
+    if raises and _note_count(exc) > notes:
+        raise exc

@@ -36,12 +36,14 @@ from ._common import (
     circular_message,
     closed_during_creation_message,
     closed_scope_message,
+    closed_value_message,
     didnt_stop_message,
     didnt_yield_message,
     gc_open_message,
     in_teardown_thread,
     no_loop_message,
     no_scope_message,
+    no_value_message,
     reentered_message,
     report_teardown,
     scoped_function,
@@ -50,6 +52,7 @@ from ._common import (
     shielded,
     start,
     unknown_scope_message,
+    value_outside_scope_message,
 )
 
 __all__ = [
@@ -57,6 +60,7 @@ __all__ = [
     "ContextLocalSingleton",
     "Scope",
     "ScopeError",
+    "ScopeValue",
     "current_scope",
     "inject_into",
     "provide_graph",
@@ -259,6 +263,7 @@ cdef class Scope:
     cdef Scope _parent
     cdef list _entries  # of _Entry: ready ones in creation order; the pure twin's two tables
     cdef object _token
+    cdef dict _values  # set_value(): key -> value
 
     def __init__(self, name=DEFAULT_SCOPE_NAME, *, exclusive=False):
         self._name = check_scope_name(name)
@@ -342,6 +347,25 @@ cdef class Scope:
 
     def _fresh(self):
         return Scope(self._name, exclusive=self._exclusive)
+
+    # Values ---------------------------------------------------------------------------------
+
+    def set_value(self, key, value):
+        """Put ``value`` into the scope under ``key``; ``ScopeValue(key)`` injects it.
+
+        Nested scopes see the values of the scopes around them; a nested scope's own value for a
+        key hides the outer one. Set values before entering the scope or while it is active.
+        """
+        if self._state >= CLOSING:
+            raise ScopeError(closed_value_message(self, key))
+        if self._values is None:
+            self._values = {}
+        self._values[key] = value
+
+    def get_value(self, key, default=None):
+        """The value set under ``key`` in this scope or the nearest enclosing one, else ``default``."""
+        value = _find_value(self, key)
+        return default if value is _NO_VALUE else value
 
     # Creating -------------------------------------------------------------------------------
 
@@ -1546,3 +1570,76 @@ def inject_into(dict injections, dict kwargs):
             pending.append(name)
         kwargs[name] = value
     return pending
+
+
+cdef object _NO_VALUE = object()  # the pure twin's _MISSING, as _find_value's "not found"
+
+
+cdef object _find_value(Scope scope, key):
+    """The value for ``key`` in ``scope`` or the nearest enclosing scope that has one, else _NO_VALUE."""
+    cdef dict values
+    while scope is not None:
+        values = scope._values
+        if values is not None and key in values:
+            return values[key]
+        scope = scope._parent
+    return _NO_VALUE
+
+
+@cython.auto_pickle(False)
+cdef class ScopeValue(Provider):
+    """Injects the value put into the current scope under ``key``.
+
+    The integrations put their framework's request object there under ``di_scopes.REQUEST``
+    (the Celery integration the task under ``di_scopes.TASK``); ``Scope.set_value(key, value)``
+    puts any other. ``providers.Factory(CurrentUser, request=ScopeValue(di_scopes.REQUEST))``
+    then builds on the request without passing it through every layer. Resolving it outside a
+    scope, or when no active scope holds the key, raises ``ScopeError``.
+    """
+
+    cdef object _key
+
+    def __init__(self, key=None):
+        self._key = key
+        super().__init__()
+
+    @property
+    def key(self):
+        """The key the value is looked up under."""
+        return self._key
+
+    @property
+    def provides(self):
+        """The key (what ``describe`` and ``repr`` show)."""
+        return self._key
+
+    cpdef object _provide(self, tuple args, dict kwargs):
+        cdef Scope scope = _get_current()
+        if scope is None:
+            raise ScopeError(value_outside_scope_message(self))
+        value = _find_value(scope, self._key)
+        if value is _NO_VALUE:
+            raise ScopeError(no_value_message(self, scope))
+        return value
+
+    def __deepcopy__(self, memo):
+        if memo is None:
+            memo = {}
+        copied = memo.get(id(self))
+        if copied is not None:
+            return copied
+        cdef ScopeValue duplicate = type(self)(self._key)
+        memo[id(self)] = duplicate
+        self._copy_overridings(duplicate, memo)
+        return duplicate
+
+    def __str__(self):
+        return providers.represent_provider(provider=self, provides=self._key)
+
+    def __repr__(self):
+        return self.__str__()
+
+    @property
+    def related(self):
+        """Overriding providers."""
+        yield from self.overridden

@@ -46,6 +46,7 @@ from ._common import (
     circular_message,
     closed_during_creation_message,
     closed_scope_message,
+    closed_value_message,
     didnt_stop_message,
     didnt_yield_message,
     eagerly,
@@ -53,6 +54,7 @@ from ._common import (
     in_teardown_thread,
     no_loop_message,
     no_scope_message,
+    no_value_message,
     reentered_message,
     report_teardown,
     scoped_function,
@@ -60,6 +62,7 @@ from ._common import (
     shielded,
     start,
     unknown_scope_message,
+    value_outside_scope_message,
 )
 from ._graph import inject_into, provide as provide_graph
 
@@ -68,6 +71,7 @@ __all__ = [
     "ContextLocalSingleton",
     "Scope",
     "ScopeError",
+    "ScopeValue",
     "current_scope",
     "inject_into",
     "provide_graph",
@@ -119,7 +123,7 @@ class Scope:
     it created is torn down in reverse creation order, with the ending exception thrown in.
     """
 
-    __slots__ = ("_state", "_name", "_exclusive", "_parent", "_instances", "_teardowns", "_token")
+    __slots__ = ("_state", "_name", "_exclusive", "_parent", "_instances", "_teardowns", "_token", "_values")
 
     def __init__(self, name: str = DEFAULT_SCOPE_NAME, *, exclusive: bool = False) -> None:
         self._state = _NEW
@@ -129,6 +133,7 @@ class Scope:
         self._instances: Optional[Dict[Any, Any]] = None  # provider -> instance | _Pending
         self._teardowns: Optional[List[_Teardown]] = None  # in creation order
         self._token: Any = None
+        self._values: Optional[Dict[Any, Any]] = None  # set_value(): key -> value
 
     @property
     def name(self) -> str:
@@ -220,6 +225,25 @@ class Scope:
 
     def _fresh(self) -> Scope:
         return Scope(self._name, exclusive=self._exclusive)
+
+    # Values ---------------------------------------------------------------------------------
+
+    def set_value(self, key: Any, value: Any) -> None:
+        """Put ``value`` into the scope under ``key``; ``ScopeValue(key)`` injects it.
+
+        Nested scopes see the values of the scopes around them; a nested scope's own value for a
+        key hides the outer one. Set values before entering the scope or while it is active.
+        """
+        if self._state >= _CLOSING:
+            raise ScopeError(closed_value_message(self, key))
+        if self._values is None:
+            self._values = {}
+        self._values[key] = value
+
+    def get_value(self, key: Any, default: Any = None) -> Any:
+        """The value set under ``key`` in this scope or the nearest enclosing one, else ``default``."""
+        value = _find_value(self, key)
+        return default if value is _MISSING else value
 
     # Creating -------------------------------------------------------------------------------
 
@@ -928,3 +952,68 @@ def scope(name: Union[str, _F] = DEFAULT_SCOPE_NAME, *, exclusive: bool = False)
     if callable(name):
         return scoped_function(Scope, name)  # type: ignore[no-any-return]
     return Scope(name, exclusive=exclusive)
+
+
+def _find_value(scope: Optional[Scope], key: Any) -> Any:
+    """The value for ``key`` in ``scope`` or the nearest enclosing scope that has one, else _MISSING."""
+    while scope is not None:
+        values = scope._values
+        if values is not None and key in values:
+            return values[key]
+        scope = scope._parent
+    return _MISSING
+
+
+class ScopeValue(providers.Provider[_T]):
+    """Injects the value put into the current scope under ``key``.
+
+    The integrations put their framework's request object there under ``di_scopes.REQUEST``
+    (the Celery integration the task under ``di_scopes.TASK``); ``Scope.set_value(key, value)``
+    puts any other. ``providers.Factory(CurrentUser, request=ScopeValue(di_scopes.REQUEST))``
+    then builds on the request without passing it through every layer. Resolving it outside a
+    scope, or when no active scope holds the key, raises ``ScopeError``.
+    """
+
+    def __init__(self, key: Any = None) -> None:
+        self._key = key
+        super().__init__()
+
+    @property
+    def key(self) -> Any:
+        """The key the value is looked up under."""
+        return self._key
+
+    @property
+    def provides(self) -> Any:
+        """The key (what ``describe`` and ``repr`` show)."""
+        return self._key
+
+    def _provide(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+        scope = _current_scope.get()
+        if scope is None:
+            raise ScopeError(value_outside_scope_message(self))
+        value = _find_value(scope, self._key)
+        if value is _MISSING:
+            raise ScopeError(no_value_message(self, scope))
+        return value
+
+    def __deepcopy__(self, memo: Optional[Dict[Any, Any]]) -> Any:
+        if memo is None:
+            memo = {}
+        copied = memo.get(id(self))
+        if copied is not None:
+            return copied
+        copied = type(self)(self._key)
+        memo[id(self)] = copied
+        self._copy_overridings(copied, memo)
+        return copied
+
+    def __str__(self) -> str:
+        return providers.represent_provider(provider=self, provides=self._key)
+
+    __repr__ = __str__
+
+    @property
+    def related(self) -> Any:
+        """Overriding providers."""
+        yield from self.overridden

@@ -14,6 +14,8 @@ How the scope ends decides what its resources see:
   (``HTTPException``, custom handlers) never reach an outer middleware;
 - a cancelled request (client gone, server shutting down) still tears everything down, shielded
   from further cancellation, then the cancellation propagates;
+- the connection's ASGI scope (the mapping) is the scope's ``di_scopes.REQUEST`` value, for
+  ``di_scopes.ScopeValue(di_scopes.REQUEST)``;
 - the synchronous teardown of a resource that was created in a worker thread (a sync database
   session used by a ``def`` endpoint) runs in a worker thread, off the event loop.
 """
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable, MutableMapping, Optional
 
-from ._common import DEFAULT_SCOPE_NAME, ErrorResponse, ScopeMiddlewareBase
+from ._common import DEFAULT_SCOPE_NAME, REQUEST, ScopeMiddlewareBase, aend_scope, enter_scope
 
 __all__ = ["ScopeMiddleware"]
 
@@ -60,23 +62,13 @@ class ScopeMiddleware(ScopeMiddlewareBase):
 
         threshold = self.failure_status if kind == "http" else None
         watch = None if threshold is None else _StatusWatch(send)
-        request_scope = self._scope(self.name)
-        request_scope.__enter__()  # entering does not await; the exit may
+        request_scope = enter_scope(self._scope, self.name, REQUEST, scope)  # does not await
         try:
             await self.app(scope, receive, send if watch is None else watch)
         except BaseException as error:
-            await request_scope.__aexit__(type(error), error, error.__traceback__)
+            await aend_scope(request_scope, error)
             raise
-        if watch is None or watch.status < threshold:  # type: ignore[operator]
-            await request_scope.__aexit__(None, None, None)
-            return
-        status = watch.status
-        failure = ErrorResponse(status)
-        await request_scope.__aexit__(ErrorResponse, failure, None)
-        if getattr(failure, "__notes__", None):
-            # The response is out; the teardown errors are attached to the failure: raise it so
-            # the server logs them.
-            raise failure
+        await aend_scope(request_scope, None, None if watch is None else watch.status, threshold)
 
 
 class _StatusWatch:

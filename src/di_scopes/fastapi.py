@@ -39,7 +39,7 @@ from dependency_injector import wiring
 
 import di_scopes
 
-from ._common import bound_scope_names
+from ._common import bound_scope_names, opened_scope_names
 
 __all__ = ["ENDPOINT_SCOPE", "inject"]
 
@@ -55,6 +55,7 @@ def inject(fn: _F) -> _F:
     defaults or in ``Annotated[...]``, like dependency-injector's ``@inject``. An endpoint with a
     ``Closing[...]`` marker goes through dependency-injector's own resolver, which shuts it down.
     """
+    opened_scope_names.add(ENDPOINT_SCOPE)  # for validate()
     patched = wiring.inject(fn)  # dependency-injector's record of the markers, bound by wire()
     if patched is fn:  # nothing to inject (dependency-injector has warned)
         return fn

@@ -11,6 +11,9 @@ produced, is thrown into the scope's resources (rollback). A response whose stat
 ``failure_status`` (default 400) ends the scope with ``di_scopes.ErrorResponse``, because
 frameworks turn most errors into responses before they reach a middleware.
 
+The request's WSGI environ is the scope's ``di_scopes.REQUEST`` value, for
+``di_scopes.ScopeValue(di_scopes.REQUEST)``.
+
 Each request runs in a copy of the caller's ``contextvars`` context, which also holds the scope
 while the body is produced, so a streamed body resolves the request's instances.
 """
@@ -20,7 +23,7 @@ from __future__ import annotations
 import contextvars
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 
-from ._common import DEFAULT_SCOPE_NAME, ErrorResponse, ScopeMiddlewareBase
+from ._common import DEFAULT_SCOPE_NAME, REQUEST, ScopeMiddlewareBase, end_scope, enter_scope
 
 __all__ = ["ScopeMiddleware"]
 
@@ -48,7 +51,6 @@ class ScopeMiddleware(ScopeMiddlewareBase):
 
     def __call__(self, environ: Dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         context = contextvars.copy_context()
-        request_scope = self._scope(self.name)
         statuses: List[int] = []
 
         def start_and_watch(status: str, headers: Any, exc_info: Any = None) -> Any:
@@ -57,11 +59,11 @@ class ScopeMiddleware(ScopeMiddlewareBase):
                 return start_response(status, headers)
             return start_response(status, headers, exc_info)
 
-        context.run(request_scope.__enter__)
+        request_scope = context.run(enter_scope, self._scope, self.name, REQUEST, environ)
         try:
             body = context.run(self.app, environ, start_and_watch)
         except BaseException as error:
-            context.run(request_scope.__exit__, type(error), error, error.__traceback__)
+            context.run(end_scope, request_scope, error)
             raise
         return _ScopedBody(body, context, request_scope, statuses, self.failure_status)
 
@@ -113,21 +115,11 @@ class _ScopedBody:
         if self._failed:
             return
         self._failed = True  # ends once
-        threshold = self._failure_status
         status = self._statuses[-1] if self._statuses else None
-        if threshold is None or status is None or status < threshold:
-            self._end(None)
-            return
-        failure = ErrorResponse(status)
-        self._end(failure)
-        if getattr(failure, "__notes__", None):
-            raise failure  # teardown errors are attached: let the server log them
+        self._context.run(end_scope, self._scope, None, status, self._failure_status)
 
-    def _end(self, error: Optional[BaseException]) -> None:
-        if error is None:
-            self._context.run(self._scope.__exit__, None, None, None)
-        else:
-            self._context.run(self._scope.__exit__, type(error), error, error.__traceback__)
+    def _end(self, error: BaseException) -> None:
+        self._context.run(end_scope, self._scope, error)
 
 
 _DONE = object()

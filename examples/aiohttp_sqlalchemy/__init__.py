@@ -1,0 +1,1 @@
+"""The example bank on aiohttp; see app.py."""

@@ -1,0 +1,1 @@
+"""The example bank's jobs on Celery; see tasks.py."""

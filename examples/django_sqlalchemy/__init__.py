@@ -1,0 +1,1 @@
+"""The example bank on Django; see app.py."""

@@ -1,0 +1,127 @@
+"""``validate(container)``: find, at startup, the mistakes that scopes cannot report at resolve time."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+
+from dependency_injector import providers
+
+from ._common import ScopeError, describe, opened_scope_names
+
+__all__ = ["validate"]
+
+# Providers whose instance outlives any scope. dependency-injector's own ContextLocal* providers
+# are left out: they follow the contextvars context, not a scope.
+_LONG_LIVED: Tuple[type, ...] = (providers.Singleton, providers.ThreadSafeSingleton, providers.ThreadLocalSingleton, providers.Resource)
+_SCOPE_FREE: Tuple[type, ...] = tuple(
+    cls for cls in (getattr(providers, "ContextLocalSingleton", None), getattr(providers, "ContextLocalResource", None)) if cls is not None
+)
+
+
+def _scoped_types() -> Tuple[Tuple[type, ...], Tuple[type, ...]]:
+    """The scoped provider types and the ScopeValue types of both twins (as far as they import)."""
+    from . import _scope_py
+
+    twins: List[Any] = [_scope_py]
+    try:
+        from . import _scope_c
+
+        twins.append(_scope_c)
+    except (ImportError, ValueError):
+        pass
+    return tuple(t._ScopedProvider for t in twins), tuple(t.ScopeValue for t in twins)
+
+
+def _names(container: Any, prefix: str = "", names: Optional[Dict[int, str]] = None) -> Dict[int, str]:
+    """id(provider) -> its attribute path in ``container`` (``sub.session`` for nested containers)."""
+    if names is None:
+        names = {}
+    for name, provider in container.providers.items():
+        names.setdefault(id(provider), prefix + name)
+        if isinstance(provider, providers.Container):
+            _names(provider.container, f"{prefix}{name}.", names)
+    return names
+
+
+def validate(container: Any, *, scopes: Optional[Iterable[str]] = None) -> None:
+    """Check ``container`` (a container class or instance) for scope mistakes; raise
+    ``ScopeError`` naming every one found. Cheap enough to call at startup.
+
+    - A captive dependency: a ``Singleton``, ``ThreadSafeSingleton``, ``ThreadLocalSingleton`` or
+      ``Resource`` that depends on a scoped provider (``ContextLocalSingleton``,
+      ``ContextLocalResource``, ``ScopeValue``), directly or through ``Factory``, ``Callable``,
+      ``.provided`` and other providers. It would keep the first scope's instance for every later
+      scope. Injecting ``.provider`` (a ``Delegate``) is fine: it is resolved when called.
+    - A provider bound with ``.in_scope(name)`` to a name that nothing opens: no integration
+      built so far, no function decorated with ``di_scopes.scope(name)``, and none of ``scopes``
+      (the names your code opens with ``with di_scopes.scope(name):``). Checked only when one of
+      those sources names a scope, since a ``with`` block cannot be seen from here.
+    """
+    scoped_types, value_types = _scoped_types()
+    every_scoped = scoped_types + value_types
+    names = _names(container)
+    everything: List[Any] = list(container.traverse())
+    problems: List[str] = []
+
+    def called(provider: Any) -> str:
+        name = names.get(id(provider))
+        return describe_named(provider, name)
+
+    for provider in everything:
+        if isinstance(provider, _LONG_LIVED) and not isinstance(provider, _SCOPE_FREE):
+            for path in _captive_paths(provider, every_scoped):
+                target = path[-1]
+                route = " -> ".join(names.get(id(p)) or describe(p) for p in path)
+                holder = names.get(id(provider)) or describe(provider)
+                problems.append(
+                    f"captive dependency: {called(provider)} depends on {called(target)} "
+                    f"(path: {route}). {holder} outlives the scope, so it would keep the first "
+                    f"scope's instance for every later scope. Make {holder} a providers.Factory or "
+                    "a di_scopes.ContextLocalSingleton, or inject `.provider` and call it per use."
+                )
+
+    known: Set[str] = set(opened_scope_names)
+    if scopes is not None:
+        known.update(scopes)
+    if known:
+        for provider in everything:
+            if isinstance(provider, scoped_types):
+                bound = getattr(provider, "scope_name", None)
+                if bound is not None and bound not in known:
+                    opened = ", ".join(repr(n) for n in sorted(known))
+                    problems.append(
+                        f"{called(provider)} is bound with .in_scope({bound!r}), but nothing opens a "
+                        f"scope of that name (opened: {opened}). Fix the name, or, if code opens it "
+                        f"with `with di_scopes.scope({bound!r}):`, pass scopes=[{bound!r}] to validate()."
+                    )
+
+    if problems:
+        count = len(problems)
+        listing = "\n".join(f"- {problem}" for problem in problems)
+        raise ScopeError(f"di_scopes.validate() found {count} problem{'s' if count > 1 else ''}:\n{listing}")
+
+
+def describe_named(provider: Any, name: Optional[str]) -> str:
+    if name is None:
+        return describe(provider)
+    return f"{type(provider).__name__} `{name}` ({describe(provider)})"
+
+
+def _captive_paths(start: Any, scoped: Tuple[type, ...]) -> List[List[Any]]:
+    """The paths from ``start`` to each scoped provider it resolves when it is created, through
+    providers that do not cache (another long-lived provider on the way is reported itself)."""
+    found: List[List[Any]] = []
+    seen: Set[int] = {id(start)}
+    stack: List[Tuple[Any, List[Any]]] = [(start, [start])]
+    while stack:
+        provider, path = stack.pop()
+        for child in provider.related:
+            if id(child) in seen or isinstance(child, providers.Delegate):
+                continue
+            seen.add(id(child))
+            if isinstance(child, scoped):
+                found.append(path + [child])
+            elif not (isinstance(child, _LONG_LIVED) and not isinstance(child, _SCOPE_FREE)):
+                stack.append((child, path + [child]))
+    found.sort(key=len)
+    return found

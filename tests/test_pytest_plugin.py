@@ -1,0 +1,111 @@
+"""The pytest plugin, run by pytest itself (pytester, in-process) on both twins."""
+
+import textwrap
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+HEADER = """
+import asyncio
+import pytest
+from dependency_injector import containers, providers
+import di_scopes
+from di_scopes._scope_{twin} import ContextLocalResource, ScopeValue, current_scope
+
+EVENTS = []
+
+def session_resource():
+    EVENTS.append("open")
+    try:
+        yield "real session"
+        EVENTS.append("commit")
+    except BaseException as error:
+        EVENTS.append("rollback " + type(error).__name__)
+        raise
+
+async def async_resource():
+    try:
+        yield "async"
+        EVENTS.append("async commit")
+    except BaseException as error:
+        EVENTS.append("async rollback " + type(error).__name__)
+        raise
+
+class Container(containers.DeclarativeContainer):
+    session = ContextLocalResource(session_resource)
+    async_session = ContextLocalResource(async_resource)
+    request = ScopeValue(di_scopes.REQUEST)
+
+container = Container()
+"""
+
+
+def run(pytester, twin_name, body, *args):
+    pytester.makepyfile(test_user=HEADER.format(twin=twin_name) + textwrap.dedent(body))
+    return pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider", *args)
+
+
+def test_fixture_commits_on_pass_and_rolls_back_on_failure(pytester, twin, twin_name):
+    result = run(pytester, twin_name, """
+        def test_passes(di_scope):
+            assert current_scope() is di_scope and di_scope.name == "request"
+            assert container.session() == "real session"
+
+        def test_fails(di_scope):
+            container.session()
+            assert False, "the test failed"
+
+        def test_outside_scope_is_an_error():
+            with pytest.raises(di_scopes.ScopeError):
+                container.session()
+
+        def test_last():
+            assert EVENTS == ["open", "commit", "open", "rollback AssertionError"]
+    """)
+    result.assert_outcomes(passed=3, failed=1)
+
+
+def test_marker_name_values_and_an_override(pytester, twin, twin_name):
+    result = run(pytester, twin_name, """
+        def fake_session():
+            EVENTS.append("fake open")
+            yield "fake session"
+            EVENTS.append("fake commit")
+
+        @pytest.fixture
+        def fake():
+            with container.session.override(ContextLocalResource(fake_session)):
+                yield
+
+        @pytest.mark.di_scope("job", values={di_scopes.REQUEST: {"user": "ada"}})
+        def test_marked(fake):
+            assert current_scope().name == "job"
+            assert container.session() == "fake session"  # the override lives in the scope
+            assert container.request() == {"user": "ada"}
+
+        def test_last():
+            assert EVENTS == ["fake open", "fake commit"]
+            assert current_scope() is None
+    """)
+    result.assert_outcomes(passed=2)
+
+
+def test_async_tests(pytester, twin, twin_name):
+    result = run(pytester, twin_name, """
+        @pytest.mark.anyio
+        async def test_fixture(adi_scope):
+            assert await container.async_session() == "async"
+            assert container.session() == "real session"
+
+        @pytest.mark.anyio
+        @pytest.mark.di_scope
+        async def test_marked():
+            assert current_scope() is not None
+            assert await container.async_session() == "async"
+            raise LookupError("failed")
+
+        def test_last():
+            assert EVENTS == ["open", "commit", "async commit", "async rollback LookupError"]
+    """, "-p", "anyio")
+    result.assert_outcomes(passed=2, failed=1)
