@@ -25,7 +25,7 @@ from contextvars import ContextVar
 from inspect import isawaitable
 from types import AsyncGeneratorType
 
-from dependency_injector import providers
+from dependency_injector import errors, providers
 
 from ._common import (
     DEFAULT_SCOPE_NAME,
@@ -33,18 +33,22 @@ from ._common import (
     ScopeError,
     bind_scope_name,
     check_exception,
+    check_provides,
     check_scope_name,
     circular_message,
     closed_during_creation_message,
     closed_scope_message,
+    copy_initialized_message,
     didnt_stop_message,
     didnt_yield_message,
     gc_open_message,
     in_teardown_thread,
     no_loop_message,
+    no_provides_message,
     no_scope_message,
     reentered_message,
     report_teardown,
+    represent,
     scoped_function,
     resume_in_task,
     shielded,
@@ -888,6 +892,8 @@ cdef class _ScopedProvider(Provider):
 
     cdef object _instantiate(self, tuple args, dict kwargs):
         """Make a new instance; an awaitable stands for one that async injections hold up."""
+        if self._inner.provides is None:
+            raise errors.Error(no_provides_message(self))
         return _make(self._inner, args, kwargs)
 
     cdef bint _has_instance(self):
@@ -907,6 +913,8 @@ cdef class _ScopedProvider(Provider):
         copied = memo.get(id(self))
         if copied is not None:
             return copied
+        if self._tears_down and self._has_instance():
+            raise errors.Error(copy_initialized_message(self))
         cdef _ScopedProvider duplicate = type(self)()
         memo[id(self)] = duplicate
         duplicate._inner = providers.deepcopy(self._inner, memo)
@@ -914,8 +922,18 @@ cdef class _ScopedProvider(Provider):
         self._copy_overridings(duplicate, memo)
         return duplicate
 
+    def __copy__(self):
+        """A provider of its own with the same provides, injections, scope binding and
+        overriding providers; no instances."""
+        cdef _ScopedProvider duplicate = type(self)()
+        duplicate._inner = _copy_inner(self._inner)
+        duplicate._scope_name = self._scope_name
+        for provider in self.overridden:
+            duplicate.override(provider)
+        return duplicate
+
     def __str__(self):
-        return providers.represent_provider(provider=self, provides=self.provides)
+        return represent(self)
 
     def __repr__(self):
         return self.__str__()
@@ -932,7 +950,7 @@ cdef class _ScopedProvider(Provider):
         return self._inner.provides
 
     def set_provides(self, provides):
-        self._inner.set_provides(provides)
+        self._inner.set_provides(check_provides(self, provides))
         self._caller = None
         return self
 
@@ -989,10 +1007,17 @@ cdef class ContextLocalSingleton(_ScopedProvider):
     def __cinit__(self, *args, **kwargs):
         self._vectorcall = __ds_vectorcall_address
 
+    provided_type = None  # a subclass that sets it provides only instances of it (checked when built)
+
     def __init__(self, provides=None, *args, **kwargs):
-        self._inner = providers.Factory(provides, *args, **kwargs)
+        self._inner = providers.Factory(check_provides(self, provides), *args, **kwargs)
         self._tears_down = False
         Provider.__init__(self)
+
+    @property
+    def cls(self):
+        """The class it provides: ``provides``, as dependency-injector's singletons name it."""
+        return self._inner.provides
 
     @property
     def attributes(self):
@@ -1025,6 +1050,15 @@ cdef class ContextLocalSingleton(_ScopedProvider):
             if isinstance(provider, (ContextLocalSingleton, providers.BaseSingleton)):
                 provider.reset()
         return providers.SingletonFullResetContext(self)
+
+
+def _copy_inner(inner):
+    """A new provider of ``inner``'s type with its provides and injections (copy.copy of a
+    dependency-injector provider would share their storage)."""
+    copied = type(inner)(inner.provides, *inner.args, **inner.kwargs)
+    if isinstance(inner, providers.Factory):
+        copied.set_attributes(**inner.attributes)
+    return copied
 
 
 @cython.final
@@ -1114,12 +1148,14 @@ cdef class ContextLocalResource(_ScopedProvider):
         self._vectorcall = __ds_vectorcall_address
 
     def __init__(self, provides=None, *args, **kwargs):
-        self._inner = providers.Callable(provides, *args, **kwargs)
+        self._inner = providers.Callable(check_provides(self, provides), *args, **kwargs)
         self._tears_down = True
         Provider.__init__(self)
 
     cdef object _instantiate(self, tuple args, dict kwargs):
         if self._caller is None:
+            if self._inner.provides is None:
+                raise errors.Error(no_provides_message(self))
             self._caller = _Caller(self._inner)
         return self._caller.call(args, kwargs)
 
