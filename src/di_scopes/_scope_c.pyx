@@ -1171,12 +1171,16 @@ cdef class ContextLocalResource(_ScopedProvider):
     def shutdown(self):
         """Tear down the current scope's instance now, as on success; the next resolve creates a
         new one. Returns an awaitable when the provider is asynchronous."""
+        return self._shutdown(None)
+
+    def _shutdown(self, exc):
+        """shutdown() with ``exc`` thrown into the teardown (a ``Closing[...]`` call that failed)."""
         cdef Scope scope = self._scope_or_none()
         cdef _Entry entry = None if scope is None else scope._detach(self)
         if entry is not None and entry.kind != NO_TEARDOWN:
             if entry.kind >= AGEN:
-                return _raise_if_error(_exit_async(entry.kind, entry.obj, None, self))
-            error = _exit_sync(entry.kind, entry.obj, None, self)
+                return _raise_if_error(_exit_async(entry.kind, entry.obj, exc, self))
+            error = _exit_sync(entry.kind, entry.obj, exc, self)
             if error is not None:
                 raise error
         return DONE if self._async_mode == ASYNC_MODE_ENABLED else None

@@ -828,13 +828,17 @@ class ContextLocalResource(_ScopedProvider[_T]):
     def shutdown(self) -> Any:
         """Tear down the current scope's instance now, as on success; the next resolve creates a
         new one. Returns an awaitable when the provider is asynchronous."""
+        return self._shutdown(None)
+
+    def _shutdown(self, exc: Optional[BaseException]) -> Any:
+        """shutdown() with ``exc`` thrown into the teardown (a ``Closing[...]`` call that failed)."""
         scope = self._scope_or_none()
         teardown = None if scope is None else scope._detach(self)
         if teardown is not None:
             kind, obj, _, _ = teardown
             if kind >= _AGEN:
-                return _raise_if_error(_exit_async(kind, obj, None, self))
-            error = _exit_sync(kind, obj, None, self)
+                return _raise_if_error(_exit_async(kind, obj, exc, self))
+            error = _exit_sync(kind, obj, exc, self)
             if error is not None:
                 raise error
         return DONE if self.is_async_mode_enabled() else None

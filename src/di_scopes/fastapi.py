@@ -53,7 +53,10 @@ def inject(fn: _F) -> _F:
 
     Accepts ``Depends(Provide[...])``, ``Provide[...]`` and ``Provider[...]`` markers, as
     defaults or in ``Annotated[...]``, like dependency-injector's ``@inject``. An endpoint with a
-    ``Closing[...]`` marker goes through dependency-injector's own resolver, which shuts it down.
+    ``Closing[...]`` marker goes through dependency-injector's own resolver, which shuts down
+    dependency-injector's resources; the scoped resources that ``Closing`` names, and those they
+    depend on, are torn down when the call returns, with its exception thrown in if it raised
+    (the next resolve in the scope creates a new instance).
     """
     patched = wiring.inject(fn)  # dependency-injector's record of the markers, bound by wire()
     if patched is fn:  # nothing to inject (dependency-injector has warned)
@@ -64,9 +67,20 @@ def inject(fn: _F) -> _F:
     visible = signature.replace(
         parameters=[p for name, p in signature.parameters.items() if name not in injected]
     )
-    make_scope = di_scopes._twin.scope
+    twin = di_scopes._twin
+    make_scope = twin.scope
     # Closing[...] markers need dependency-injector's own resolver, which shuts them down.
     via_wiring = bool(binding.reference_closing)
+
+    def closing() -> List[Any]:
+        """The scoped resources that Closing markers name or depend on, dependents first; the
+        providers are the ones wiring bound."""
+        found: List[Any] = []
+        for provider in binding.closing.values():
+            for candidate in (provider, *provider.traverse()):
+                if isinstance(candidate, twin.ContextLocalResource) and candidate not in found:
+                    found.append(candidate)
+        return found
 
     def resolve(kwargs: Dict[str, Any]) -> Optional[List[str]]:
         """Add the injected values to ``kwargs``; return the names whose values must be awaited,
@@ -91,10 +105,20 @@ def inject(fn: _F) -> _F:
         async def finish(pending: List[str], args: Any, kwargs: Dict[str, Any]) -> Any:
             return await fn(*args, **await awaiting(pending, args, kwargs))
 
+        async def run_closing(args: Any, kwargs: Dict[str, Any]) -> Any:
+            resources = closing()
+            try:
+                result = await patched(*args, **kwargs)
+            except BaseException as error:
+                await close_async(resources, error)
+                raise
+            await close_async(resources, None)
+            return result
+
         def run(args: Any, kwargs: Dict[str, Any]) -> Any:
             """The endpoint's awaitable: no coroutine of our own unless an injection is async."""
             if via_wiring:
-                return patched(*args, **kwargs)
+                return run_closing(args, kwargs)
             pending = resolve(kwargs)
             if pending:
                 return finish(pending, args, kwargs)
@@ -110,8 +134,14 @@ def inject(fn: _F) -> _F:
 
         async def items(args: Any, kwargs: Dict[str, Any]) -> Any:
             if via_wiring:
-                async for item in patched(*args, **kwargs):
-                    yield item
+                resources = closing()
+                try:
+                    async for item in patched(*args, **kwargs):
+                        yield item
+                except BaseException as error:
+                    await close_async(resources, error)
+                    raise
+                await close_async(resources, None)
                 return
             pending = resolve(kwargs)
             if pending:
@@ -132,7 +162,16 @@ def inject(fn: _F) -> _F:
 
         def call(args: Any, kwargs: Dict[str, Any]) -> Any:
             if via_wiring:
-                return patched(*args, **kwargs)
+                if inspect.isgeneratorfunction(fn):
+                    return patched(*args, **kwargs)
+                resources = closing()
+                try:
+                    result = patched(*args, **kwargs)
+                except BaseException as error:
+                    close_sync(resources, error)
+                    raise
+                close_sync(resources, None)
+                return result
             resolve(kwargs)
             return fn(*args, **kwargs)
 
@@ -159,3 +198,15 @@ def inject(fn: _F) -> _F:
     endpoint.__annotations__ = {k: v for k, v in annotations.items() if k not in injected}
     return cast(_F, endpoint)
 
+
+def close_sync(resources: List[Any], error: Optional[BaseException]) -> None:
+    """Tear down each resource's instance in the current scope now, with ``error`` thrown in."""
+    for resource in resources:
+        resource._shutdown(error)
+
+
+async def close_async(resources: List[Any], error: Optional[BaseException]) -> None:
+    for resource in resources:
+        outcome = resource._shutdown(error)
+        if inspect.isawaitable(outcome):
+            await outcome
