@@ -61,7 +61,7 @@ SDIST_REQUIRED = {
     "src/di_scopes/py.typed",
     "tests/conftest.py",
 }
-SDIST_TREES = ("src", "tests", "examples", "benchmarks", "docs", "constraints")
+SDIST_TREES = ("src", "tests", "compat", "examples", "benchmarks", "docs", "constraints")
 BUILD_ARTEFACT = re.compile(r"\.(c|html|so|pyd|dylib|o|obj|pyc)$|(^|/)__pycache__(/|$)")
 
 # The twin flags of the calling shell must not leak into a session.
@@ -84,6 +84,7 @@ nox.options.sessions = [
     *(f"tests-{python}" for python in PYTHONS),
     "wheel",
     "dependency_injector",
+    "compat",
     "pure",
     "no_compiler",
     "cibuildwheel",
@@ -257,8 +258,10 @@ def dependency_injector(session: nox.Session, version: str) -> None:
     run_suite(session, sdist)
 
 
-# One wheel for both compat sessions when they run on the same interpreter.
+# One wheel for both compat sessions when they run on the same interpreter; the downloaded
+# dependency-injector sdists (immutable on PyPI) are kept between runs.
 _compat_wheels: dict[str, Path] = {}
+COMPAT_CACHE = ROOT / ".nox" / "compat-sdists"
 
 
 @nox.session
@@ -276,7 +279,10 @@ def compat(session: nox.Session, version: str) -> None:
     session.install("pytest", "typing_extensions")
     check_installed(session, "cython")
     with session.chdir(session.create_tmp()):
-        session.run("python", str(ROOT / "compat" / "run.py"), *session.posargs, env=NO_FLAGS)
+        session.run(
+            "python", str(ROOT / "compat" / "run.py"), "--cache", str(COMPAT_CACHE), *session.posargs,
+            env=NO_FLAGS,
+        )
 
 
 @nox.session

@@ -3,6 +3,7 @@
     python compat/run.py            # both twins, against the installed dependency-injector
     python compat/run.py --twin py  # one twin
     python compat/run.py --raw      # every failure, the by-design ones unmarked
+    python compat/run.py --cache D  # keep the downloaded sdist in D, and reuse it
 
 It downloads the sdist of the installed dependency-injector from PyPI (``pip download``), takes
 from its ``tests/`` the test modules that use ``ContextLocalSingleton`` or
@@ -36,13 +37,17 @@ filterwarnings =
 
 
 def download_sdist(release: str, into: Path) -> Path:
+    """The sdist of ``release`` in ``into``, downloaded unless it is there already."""
+    into.mkdir(parents=True, exist_ok=True)
+    cached = into / f"dependency_injector-{release}.tar.gz"
+    if cached.exists():
+        return cached
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
          f"dependency-injector=={release}", "--dest", str(into)],
         check=True,
     )
-    (sdist,) = into.glob("dependency_injector-*.tar.gz")
-    return sdist
+    return cached
 
 
 def extract_tests(sdist: Path, into: Path) -> Path:
@@ -92,12 +97,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--twin", action="append", choices=["c", "py"], help="default: both")
     parser.add_argument("--raw", action="store_true", help="do not mark the by-design failures")
+    parser.add_argument("--cache", type=Path, help="keep the downloaded sdists here (default: not kept)")
     options = parser.parse_args()
     release = version("dependency-injector")
     started = time.monotonic()
     outcome = {}
     with tempfile.TemporaryDirectory(prefix="di-scopes-compat-") as tmp:
-        root = extract_tests(download_sdist(release, Path(tmp)), Path(tmp) / "sdist")
+        sdist = download_sdist(release, options.cache or Path(tmp) / "download")
+        root = extract_tests(sdist, Path(tmp) / "sdist")
         tests = select_tests(root)
         print(f"dependency-injector {release}: {len(tests)} test modules from its sdist")
         for path in tests:
