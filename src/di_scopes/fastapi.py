@@ -48,6 +48,29 @@ ENDPOINT_SCOPE = "endpoint"
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
+# What this module reads of dependency-injector's wiring record of a decorated function. The
+# record is private (wiring._patched_registry); it has had this shape from 4.45 to 4.49 at least.
+_BINDING_FIELDS = ("injections", "reference_injections", "closing", "reference_closing")
+
+
+def _binding(patched: Any, fn: Any) -> Any:
+    """dependency-injector's record of ``fn``'s markers, or a clear error if its shape changed."""
+    registry = getattr(wiring, "_patched_registry", None)
+    get_callable = getattr(registry, "get_callable", None)
+    binding = get_callable(patched) if callable(get_callable) else None
+    if binding is None or not all(isinstance(getattr(binding, name, None), dict) for name in _BINDING_FIELDS):
+        from importlib.metadata import version
+
+        raise RuntimeError(
+            f"di_scopes.fastapi.inject cannot read how dependency-injector "
+            f"{version('dependency-injector')} records the markers of {fn.__qualname__}: it reads "
+            "dependency-injector's wiring registry (wiring._patched_registry), which this release "
+            "changed. Use dependency_injector.wiring.inject meanwhile (the same markers work; FastAPI "
+            "then resolves them through its thread pool), or a di-scopes release that supports it."
+        )
+    return binding
+
+
 def inject(fn: _F) -> _F:
     """Resolve ``fn``'s ``Provide[...]`` parameters inside the call; hide them from FastAPI.
 
@@ -61,7 +84,7 @@ def inject(fn: _F) -> _F:
     patched = wiring.inject(fn)  # dependency-injector's record of the markers, bound by wire()
     if patched is fn:  # nothing to inject (dependency-injector has warned)
         return fn
-    binding = wiring._patched_registry.get_callable(patched)
+    binding = _binding(patched, fn)
     injected = set(binding.reference_injections)
     signature = inspect.signature(fn)
     visible = signature.replace(
