@@ -892,9 +892,12 @@ cdef class _ScopedProvider(Provider):
 
     cdef object _instantiate(self, tuple args, dict kwargs):
         """Make a new instance; an awaitable stands for one that async injections hold up."""
-        if self._inner.provides is None:
-            raise errors.Error(no_provides_message(self))
-        return _make(self._inner, args, kwargs)
+        try:
+            return _make(self._inner, args, kwargs)
+        except TypeError:
+            if self._inner.provides is None:  # checked here: no cost when it is set
+                raise errors.Error(no_provides_message(self)) from None
+            raise
 
     cdef bint _has_instance(self):
         """Whether the scope this provider binds to holds a created instance."""

@@ -630,9 +630,12 @@ class _ScopedProvider(providers.Provider[_T]):
 
     def _instantiate(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
         """Make a new instance; an awaitable stands for one that async injections hold up."""
-        if self._inner.provides is None:
-            raise errors.Error(no_provides_message(self))
-        return _make(self._inner, args, kwargs)
+        try:
+            return _make(self._inner, args, kwargs)
+        except TypeError:
+            if self._inner.provides is None:  # checked here: no cost when it is set
+                raise errors.Error(no_provides_message(self)) from None
+            raise
 
     def _has_instance(self) -> bool:
         """Whether the scope this provider binds to holds a created instance."""
