@@ -16,7 +16,7 @@ import weakref
 from typing import Any, Callable, Coroutine, Generator, Iterable, Optional, Sequence, Set, Tuple, TypeVar
 
 from anyio import CapacityLimiter, to_thread
-from dependency_injector import errors
+from dependency_injector import errors, providers
 
 if sys.version_info >= (3, 11):
     from builtins import BaseExceptionGroup
@@ -121,6 +121,15 @@ def check_provides(provider: Any, provides: Any) -> Any:
             f"{provides!r}. Pass {provided_type.__qualname__} or a subclass of it."
         )
     return provides
+
+
+def copy_inner(inner: Any) -> Any:
+    """A new provider of ``inner``'s type with its provides and injections, for copy.copy of a
+    scoped provider (copy.copy of a dependency-injector provider would share their storage)."""
+    copied = type(inner)(inner.provides, *inner.args, **inner.kwargs)
+    if isinstance(inner, providers.Factory):
+        copied.set_attributes(**inner.attributes)
+    return copied
 
 
 def no_provides_message(provider: Any) -> str:

@@ -39,6 +39,7 @@ from ._common import (
     closed_during_creation_message,
     closed_scope_message,
     copy_initialized_message,
+    copy_inner,
     didnt_stop_message,
     didnt_yield_message,
     gc_open_message,
@@ -929,7 +930,7 @@ cdef class _ScopedProvider(Provider):
         """A provider of its own with the same provides, injections, scope binding and
         overriding providers; no instances."""
         cdef _ScopedProvider duplicate = type(self)()
-        duplicate._inner = _copy_inner(self._inner)
+        duplicate._inner = copy_inner(self._inner)
         duplicate._scope_name = self._scope_name
         for provider in self.overridden:
             duplicate.override(provider)
@@ -1053,15 +1054,6 @@ cdef class ContextLocalSingleton(_ScopedProvider):
             if isinstance(provider, (ContextLocalSingleton, providers.BaseSingleton)):
                 provider.reset()
         return providers.SingletonFullResetContext(self)
-
-
-def _copy_inner(inner):
-    """A new provider of ``inner``'s type with its provides and injections (copy.copy of a
-    dependency-injector provider would share their storage)."""
-    copied = type(inner)(inner.provides, *inner.args, **inner.kwargs)
-    if isinstance(inner, providers.Factory):
-        copied.set_attributes(**inner.attributes)
-    return copied
 
 
 @cython.final

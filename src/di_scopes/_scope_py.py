@@ -47,6 +47,7 @@ from ._common import (
     closed_during_creation_message,
     closed_scope_message,
     copy_initialized_message,
+    copy_inner,
     didnt_stop_message,
     didnt_yield_message,
     gc_open_message,
@@ -664,7 +665,7 @@ class _ScopedProvider(providers.Provider[_T]):
         """A provider of its own with the same provides, injections, scope binding and
         overriding providers; no instances."""
         copied = type(self)()
-        copied._inner = _copy_inner(self._inner)
+        copied._inner = copy_inner(self._inner)
         copied._scope_name = self._scope_name
         for provider in self.overridden:
             copied.override(provider)
@@ -845,15 +846,6 @@ class ContextLocalResource(_ScopedProvider[_T]):
             if error is not None:
                 raise error
         return DONE if self.is_async_mode_enabled() else None
-
-
-def _copy_inner(inner: Any) -> Any:
-    """A new provider of ``inner``'s type with its provides and injections (copy.copy of a
-    dependency-injector provider would share their storage)."""
-    copied = type(inner)(inner.provides, *inner.args, **inner.kwargs)
-    if isinstance(inner, providers.Factory):
-        copied.set_attributes(**inner.attributes)
-    return copied
 
 
 class _Caller:

@@ -133,9 +133,9 @@ def inject(fn: _F) -> _F:
             try:
                 result = await patched(*args, **kwargs)
             except BaseException as error:
-                await close_async(resources, error)
+                await _close_async(resources, error)
                 raise
-            await close_async(resources, None)
+            await _close_async(resources, None)
             return result
 
         def run(args: Any, kwargs: Dict[str, Any]) -> Any:
@@ -162,9 +162,9 @@ def inject(fn: _F) -> _F:
                     async for item in patched(*args, **kwargs):
                         yield item
                 except BaseException as error:
-                    await close_async(resources, error)
+                    await _close_async(resources, error)
                     raise
-                await close_async(resources, None)
+                await _close_async(resources, None)
                 return
             pending = resolve(kwargs)
             if pending:
@@ -191,9 +191,9 @@ def inject(fn: _F) -> _F:
                 try:
                     result = patched(*args, **kwargs)
                 except BaseException as error:
-                    close_sync(resources, error)
+                    _close_sync(resources, error)
                     raise
-                close_sync(resources, None)
+                _close_sync(resources, None)
                 return result
             resolve(kwargs)
             return fn(*args, **kwargs)
@@ -222,13 +222,13 @@ def inject(fn: _F) -> _F:
     return cast(_F, endpoint)
 
 
-def close_sync(resources: List[Any], error: Optional[BaseException]) -> None:
+def _close_sync(resources: List[Any], error: Optional[BaseException]) -> None:
     """Tear down each resource's instance in the current scope now, with ``error`` thrown in."""
     for resource in resources:
         resource._shutdown(error)
 
 
-async def close_async(resources: List[Any], error: Optional[BaseException]) -> None:
+async def _close_async(resources: List[Any], error: Optional[BaseException]) -> None:
     for resource in resources:
         outcome = resource._shutdown(error)
         if inspect.isawaitable(outcome):
