@@ -964,9 +964,79 @@ class Object(Variant):
         return cycle
 
 
+class FastPath(Variant):
+    """The async service graph as ``di_scopes.fastapi.inject`` resolves an endpoint's
+    ``Provide[Container.service]`` parameter: the same providers, built without
+    dependency-injector's gather (the endpoint is called directly, without FastAPI)."""
+
+    name = "c-fast"
+    label = "di-scopes compiled twin, fast path (`di_scopes.fastapi.inject`)"
+
+    def agraph(self):
+        from dependency_injector import containers, providers, wiring
+
+        import di_scopes.fastapi
+
+        m = importlib.import_module("di_scopes._scope_c")
+
+        class Container(containers.DeclarativeContainer):
+            session = m.ContextLocalResource(asession_gen)
+            repo = providers.Factory(Repo, session)
+            service = providers.Factory(Service, repo, session)
+
+        async def endpoint(service: Service = wiring.Provide[Container.service]) -> Service:
+            return service
+
+        endpoint = di_scopes.fastapi.inject(endpoint)
+        Container().wire(modules=[__name__])  # binds the markers of functions defined here
+        scope = m.scope
+
+        async def cycle() -> None:
+            async with scope():
+                svc = await endpoint()
+            _same_graph(svc)
+
+        return cycle
+
+
+class DiFactoryFloor(Variant):
+    """dependency-injector's own async ``Factory`` graph over a free session provider: the session
+    is opened and torn down by hand, and a ``providers.Callable`` hands the Factories a done
+    future of it, as any provider of an async resource must. What ``await container.service()``
+    costs with dependency-injector's Factories whatever the session provider does."""
+
+    name = "di-factory-floor"
+    label = "dependency-injector async Factory graph over a done future"
+
+    def agraph(self):
+        import asyncio
+
+        from dependency_injector import providers
+
+        current: list = [None]
+        session = providers.Callable(lambda: current[0])
+        repo = providers.Factory(Repo, session)
+        service = providers.Factory(Service, repo, session)
+
+        async def cycle() -> None:
+            generator = asession_gen()
+            opened = await generator.__anext__()
+            done = asyncio.get_running_loop().create_future()
+            done.set_result(opened)
+            current[0] = done
+            svc = await service()
+            try:
+                await generator.__anext__()
+            except StopAsyncIteration:
+                pass
+            _same_graph(svc)
+
+        return cycle
+
+
 # Registry ---------------------------------------------------------------------------------------
 
-VARIANTS = ("c", "py", "di-contextlocal-singleton", "di-contextlocal-resource", "dishka", "wireup", "that-depends", "floor", "object")
+VARIANTS = ("c", "c-fast", "py", "di-contextlocal-singleton", "di-contextlocal-resource", "dishka", "wireup", "that-depends", "di-factory-floor", "floor", "object")
 
 _PEERS: Dict[str, Callable[[], Variant]] = {
     "di-contextlocal-singleton": DiContextLocalSingleton,
@@ -974,6 +1044,8 @@ _PEERS: Dict[str, Callable[[], Variant]] = {
     "dishka": Dishka,
     "wireup": Wireup,
     "that-depends": ThatDepends,
+    "c-fast": FastPath,
+    "di-factory-floor": DiFactoryFloor,
     "floor": Floor,
     "object": Object,
 }

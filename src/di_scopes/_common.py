@@ -421,16 +421,34 @@ async def in_teardown_thread(function: Callable[..., _R], *args: Any) -> _R:
     return await to_thread.run_sync(function, *args, limiter=limiter)
 
 
-class _Done:
-    """An awaitable that is already finished: what a no-op shutdown returns in async mode."""
+class Ready:
+    """An awaitable that is already finished with ``value``: awaiting it never suspends.
 
-    __slots__ = ()
+    What ``Scope.__aenter__`` returns, and ``__aexit__``, ``aclose()`` or a no-op ``shutdown()``
+    when nothing was left to await (the compiled twin has a C type of its own for it).
+    """
 
-    def __await__(self):  # type: ignore[no-untyped-def]
-        return iter(())
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self.value
+        yield  # a generator function: awaiting it returns at once
 
 
-DONE = _Done()
+DONE = Ready(None)
+
+
+def eagerly(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coro`` now, in the caller's task, until it first suspends; return an awaitable for
+    the rest: ``DONE`` when it finished (its result is dropped), else one that resumes it in the
+    awaiting task. What it raised before suspending, it raises here."""
+    finished, yielded = start(coro)
+    if finished:
+        return DONE
+    return _Resumption(coro, yielded)
 
 
 def scoped_function(make_scope: Callable[[], Any], func: Callable[..., Any]) -> Any:

@@ -29,7 +29,6 @@ from dependency_injector import errors, providers
 
 from ._common import (
     DEFAULT_SCOPE_NAME,
-    DONE,
     ScopeError,
     bind_scope_name,
     check_exception,
@@ -51,6 +50,7 @@ from ._common import (
     report_teardown,
     represent,
     scoped_function,
+    _Resumption,
     resume_in_task,
     shielded,
     start,
@@ -78,6 +78,74 @@ cdef extern from "Python.h":
 cdef enum:
     PYGEN_RETURN = 0
     PYGEN_NEXT = 1
+
+cdef extern from *:
+    """
+    /* _Ready: an awaitable that is already finished with a value: what __aenter__, and an
+       __aexit__ or aclose() that finished without suspending, return. The pure twin's
+       counterpart is _common.Ready; a coroutine or a Future would cost an allocation of a
+       tracked object, a frame or an event-loop call. Awaiting it never suspends: am_send (3.10,
+       3.11) returns the value, tp_iternext (3.12+) raises StopIteration(value), or stops with
+       None without an exception. */
+    typedef struct { PyObject_HEAD PyObject *value; } __ds_ready_object;
+    static PyTypeObject *__ds_ready_type = NULL;
+
+    static void __ds_ready_dealloc(PyObject *self) {
+        PyTypeObject *tp = Py_TYPE(self);
+        Py_CLEAR(((__ds_ready_object *)self)->value);
+        tp->tp_free(self);
+        Py_DECREF(tp);
+    }
+    static PyObject *__ds_ready_await(PyObject *self) {
+        Py_INCREF(self);
+        return self;
+    }
+    static PyObject *__ds_ready_next(PyObject *self) {
+        PyObject *value = ((__ds_ready_object *)self)->value, *stop;
+        if (value == Py_None) return NULL;
+        stop = PyObject_CallOneArg(PyExc_StopIteration, value);  /* a tuple stays one value */
+        if (stop == NULL) return NULL;
+        PyErr_SetObject(PyExc_StopIteration, stop);
+        Py_DECREF(stop);
+        return NULL;
+    }
+    static PySendResult __ds_ready_send(PyObject *self, PyObject *arg, PyObject **presult) {
+        PyObject *value = ((__ds_ready_object *)self)->value;
+        Py_INCREF(value);
+        *presult = value;
+        return PYGEN_RETURN;
+    }
+    static PyType_Slot __ds_ready_slots[] = {
+        {Py_tp_dealloc, (void *)__ds_ready_dealloc},
+        {Py_am_await, (void *)__ds_ready_await},
+        {Py_am_send, (void *)__ds_ready_send},
+        {Py_tp_iter, (void *)__ds_ready_await},
+        {Py_tp_iternext, (void *)__ds_ready_next},
+        {0, NULL},
+    };
+    static PyType_Spec __ds_ready_spec = {
+        "di_scopes._scope_c._Ready", sizeof(__ds_ready_object), 0,
+        Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+        __ds_ready_slots,
+    };
+
+    static int __ds_ready_init(void) {
+        __ds_ready_type = (PyTypeObject *)PyType_FromSpec(&__ds_ready_spec);
+        return __ds_ready_type == NULL ? -1 : 0;
+    }
+    static PyObject *__ds_ready_new(PyObject *value) {
+        __ds_ready_object *self = PyObject_New(__ds_ready_object, __ds_ready_type);
+        if (self == NULL) return NULL;
+        Py_INCREF(value);
+        self->value = value;
+        return (PyObject *)self;
+    }
+    """
+    int __ds_ready_init() except -1
+    object _ready "__ds_ready_new"(object value)
+
+__ds_ready_init()
+cdef object _READY_NONE = _ready(None)  # the pure twin's DONE
 
 # dependency-injector's async modes (Provider._async_mode), unchanged since 4.0.
 cdef enum:
@@ -115,6 +183,7 @@ cdef enum:
 
 cdef object _current_scope = ContextVar("di_scopes.current_scope", default=None)
 cdef object _Future = asyncio.Future
+cdef object _get_running_loop = asyncio.get_running_loop
 cdef object _shield = asyncio.shield
 cdef object _is_provider = providers.is_provider
 cdef object _is_delegated = providers.is_delegated
@@ -253,27 +322,22 @@ cdef class Scope:
         finally:
             self._deactivate()
 
-    async def __aenter__(self):
+    def __aenter__(self):
+        # Not a coroutine: entering never suspends (the pure twin returns a Ready too).
         self._activate()
-        return self
+        return _ready(self)
 
     def __aexit__(self, exc_type, exc, tb):
-        # Not a coroutine: a scope with nothing to await is closed before this returns.
+        # Not a coroutine: a teardown that does not suspend is done before this returns.
         cdef list entries = self._begin_close()
         if entries is not None and _needs_await(entries):
-            return self._aexit_awaiting(entries, exc)
+            return self._teardown_eagerly(entries, exc, True)
         try:
             if entries is not None:
                 self._teardown(entries, exc)
         finally:
             self._deactivate()
-        return DONE
-
-    async def _aexit_awaiting(self, list entries, exc):
-        try:
-            await self._teardown_awaiting(entries, exc)
-        finally:
-            self._deactivate()
+        return _READY_NONE
 
     def __call__(self, func):
         """Decorate a sync or async function: each call runs in a fresh scope of this name."""
@@ -374,29 +438,56 @@ cdef class Scope:
         return 0
 
     cdef object _start_async(self, _ScopedProvider provider, obj, _Entry entry):
+        cdef int status
+        cdef PyObject* result = NULL
         try:
-            loop = asyncio.get_running_loop()
+            loop = _get_running_loop()
         except RuntimeError:
             self._forget(entry)
             close = getattr(obj, "close", None)  # an un-awaited coroutine would warn
             if close is not None:
                 close()
             raise ScopeError(no_loop_message(provider)) from None
-        creation = self._finish_async(provider, obj, entry)
+        done = _Future(loop=loop)
+        step = None
+        if type(obj) is AsyncGeneratorType:
+            # Step the setup here; the pure twin does it in _finish_async, driven by ``start``.
+            try:
+                step = obj.__anext__()
+                status = PyIter_Send(step, None, &result)
+            except StopAsyncIteration:
+                self._forget(entry)
+                raise RuntimeError(didnt_yield_message(provider)) from None
+            except BaseException:
+                self._forget(entry)
+                raise
+            value = <object>result
+            Py_XDECREF(result)
+            if status == PYGEN_RETURN:
+                return self._stored_async(provider, obj, entry, AGEN, value, done)
+            creation = self._finish_async(provider, obj, entry, done, step, value)
+        else:
+            creation = self._finish_async(provider, obj, entry, done, None, None)
         finished, value = start(creation)
         if finished:
-            done = loop.create_future()
-            done.set_result(value)
             return done
         # It suspended: it goes on in a task, and every awaiter gets its own shield, so one
         # awaiter's cancellation cannot cancel the creation that the others share.
         entry.task = resume_in_task(creation, value)
         return _shield(entry.task)
 
-    async def _finish_async(self, _ScopedProvider provider, obj, _Entry entry):
+    async def _finish_async(self, _ScopedProvider provider, obj, _Entry entry, done, step, yielded):
+        """Finish creating ``obj``; ``step`` is an async generator's setup that _start_async
+        began and left suspended on ``yielded``."""
         cdef int kind = AWAIT
         value = obj
         try:
+            if step is not None:
+                kind = AGEN
+                try:
+                    value = await _Resumption(step, yielded)
+                except StopAsyncIteration:
+                    raise RuntimeError(didnt_yield_message(provider)) from None
             while kind == AWAIT:
                 if type(obj) is AsyncGeneratorType:
                     kind = AGEN
@@ -413,20 +504,23 @@ cdef class Scope:
         except BaseException:
             self._forget(entry)
             raise
-        done = asyncio.get_running_loop().create_future()
+        stored = self._stored_async(provider, obj, entry, kind, value, done)
+        if stored is not done:
+            await stored  # the scope began closing meanwhile: this tears down and raises
+        return value
+
+    cdef object _stored_async(self, _ScopedProvider provider, obj, _Entry entry, int kind, value, done):
+        """Publish an asynchronously created instance as the done future ``done``; return it,
+        or, when the scope began closing meanwhile, a coroutine that tears it down and raises."""
         done.set_result(value)
         entry.kind = kind
         entry.value = done
         entry.thread = PyThread_get_thread_ident()
         if kind != NO_TEARDOWN:
             entry.obj = obj
-        if not self._store(entry):
-            if kind != NO_TEARDOWN:
-                failure = await _exit_async(kind, obj, None, provider)
-                if failure is not None:
-                    raise failure
-            raise ScopeError(closed_during_creation_message(provider, self))
-        return value
+        if self._store(entry):
+            return done
+        return _discard_async(self, provider, kind, obj)
 
     # Early teardown of one provider ---------------------------------------------------------
 
@@ -519,17 +613,88 @@ cdef class Scope:
         check_exception(exc)
         cdef list entries = self._begin_close()
         if entries is None:
-            return DONE
+            return _READY_NONE
         if not _needs_await(entries):
             self._teardown(entries, exc)
-            return DONE
-        return self._teardown_awaiting(entries, exc)
+            return _READY_NONE
+        return self._teardown_eagerly(entries, exc, False)
 
-    async def _teardown_awaiting(self, list entries, exc):
-        cancelled = None
-        errors = []
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    cdef object _teardown_eagerly(self, list entries, exc, bint deactivate):
+        """Tear down, newest first, in the caller's task while nothing suspends.
+
+        Async generators are stepped here with PyIter_Send; at the first teardown that suspends
+        (or needs a worker thread, or is an async context manager) the rest goes on in
+        _teardown_awaiting, shielded. Returns an awaitable: a _Ready when everything was done
+        here. The pure twin runs the same steps inside _teardown_async, driven by ``start``.
+        """
+        cdef _Entry entry
+        cdef Py_ssize_t index
+        cdef int status
+        cdef PyObject* result = NULL
+        cdef unsigned long me = PyThread_get_thread_ident()
+        cdef list errors = []
+        step = None
+        yielded = None
+        traceback = None if exc is None else exc.__traceback__
+        index = len(entries) - 1
+        while index >= 0:
+            entry = <_Entry>entries[index]
+            if entry.state != READY or entry.kind == NO_TEARDOWN:
+                index -= 1
+                continue
+            if entry.kind == AGEN:
+                error = None
+                try:
+                    step = entry.obj.__anext__() if exc is None else entry.obj.athrow(exc)
+                    status = PyIter_Send(step, None, &result)
+                except StopAsyncIteration:
+                    step = None  # it finished: the teardown is done
+                except BaseException as failure:
+                    step = None
+                    if _is_own(failure, exc):
+                        exc.__traceback__ = traceback  # without the teardown's frames
+                    else:
+                        error = failure
+                else:
+                    yielded = <object>result
+                    Py_XDECREF(result)
+                    if status == PYGEN_RETURN:
+                        yielded = _YIELDED_AGAIN  # _finish_step closes it and reports
+                    break  # it suspended on ``yielded``: the rest is awaited
+                if error is not None:
+                    errors.append((entry.provider, error))
+                index -= 1
+                continue
+            if entry.kind == ACM or entry.thread != me:
+                break
+            error = _exit_sync(entry.kind, entry.obj, exc, entry.provider)
+            if error is not None:
+                errors.append((entry.provider, error))
+            index -= 1
+        if index >= 0:
+            rest = self._teardown_awaiting(entries, index, exc, errors, step, yielded)
+            return self._deactivating(rest) if deactivate else rest
         try:
-            errors, cancelled = await shielded(_teardown_async(entries, exc))
+            self._finish_close()
+            if errors:
+                report_teardown(self, exc, errors, ())
+        finally:
+            if deactivate:
+                self._deactivate()
+        return _READY_NONE
+
+    async def _deactivating(self, teardown):
+        try:
+            await teardown
+        finally:
+            self._deactivate()
+
+    async def _teardown_awaiting(self, list entries, Py_ssize_t index, exc, list errors, step, yielded):
+        cancelled = None
+        try:
+            errors, cancelled = await shielded(_teardown_async(entries, index, exc, errors, step, yielded))
         finally:
             self._finish_close()
         if cancelled is not None:
@@ -686,20 +851,53 @@ async def _exit_async(int kind, obj, exc, provider):
         return None
 
 
+async def _discard_async(Scope scope, provider, int kind, obj):
+    if kind != NO_TEARDOWN:
+        failure = await _exit_async(kind, obj, None, provider)
+        if failure is not None:
+            raise failure
+    raise ScopeError(closed_during_creation_message(provider, scope))
+
+
+async def _finish_step(step, yielded, obj, exc, provider):
+    """_exit_async for an async generator whose teardown step was begun and suspended."""
+    traceback = None if exc is None else exc.__traceback__
+    try:
+        if yielded is not _YIELDED_AGAIN:
+            try:
+                await _Resumption(step, yielded)
+            except StopAsyncIteration:
+                return None
+        await obj.aclose()
+        return RuntimeError(didnt_stop_message(provider))
+    except BaseException as error:
+        if not _is_own(error, exc):
+            return error
+        exc.__traceback__ = traceback  # without the teardown's frames
+        return None
+
+
+cdef object _YIELDED_AGAIN = object()  # a teardown step that yielded a value instead of stopping
+
+
 def _exit_sync_in_thread(int kind, obj, exc, provider):
     return _exit_sync(kind, obj, exc, provider)
 
 
-async def _teardown_async(list entries, exc):
+async def _teardown_async(list entries, Py_ssize_t last, exc, list errors, step, yielded):
+    """Tear down ``entries[last::-1]``, adding to ``errors``. ``step`` is the teardown of
+    ``entries[last]`` that Scope._teardown_eagerly began and left suspended on ``yielded``."""
     cdef _Entry entry
     cdef Py_ssize_t index
     cdef unsigned long me = PyThread_get_thread_ident()
-    errors = []
-    for index in range(len(entries) - 1, -1, -1):
+    for index in range(last, -1, -1):
         entry = <_Entry>entries[index]
         if entry.state != READY or entry.kind == NO_TEARDOWN:
             continue
-        if entry.kind >= AGEN:
+        if step is not None:
+            error = await _finish_step(step, yielded, entry.obj, exc, entry.provider)
+            step = None
+        elif entry.kind >= AGEN:
             error = await _exit_async(entry.kind, entry.obj, exc, entry.provider)
         elif entry.thread != me:  # created in a worker thread: its teardown may block
             error = await in_teardown_thread(_exit_sync_in_thread, entry.kind, entry.obj, exc, entry.provider)
@@ -789,8 +987,8 @@ cdef object _call_noargs(_ScopedProvider provider):
 
 
 cdef inline bint _is_future_or_coroutine(obj):
-    # dependency-injector's test for "this result is awaitable"
-    return PyCoro_CheckExact(obj) or asyncio.isfuture(obj) or asyncio.iscoroutine(obj)
+    # dependency-injector's test for "this result is awaitable"; a scope's futures are exact
+    return type(obj) is _Future or PyCoro_CheckExact(obj) or asyncio.isfuture(obj) or asyncio.iscoroutine(obj)
 
 
 @cython.auto_pickle(False)
@@ -1178,7 +1376,7 @@ cdef class ContextLocalResource(_ScopedProvider):
             error = _exit_sync(entry.kind, entry.obj, exc, self)
             if error is not None:
                 raise error
-        return DONE if self._async_mode == ASYNC_MODE_ENABLED else None
+        return _READY_NONE if self._async_mode == ASYNC_MODE_ENABLED else None
 
 
 cdef int _enable_vectorcall() except -1:

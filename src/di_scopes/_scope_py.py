@@ -38,6 +38,7 @@ from dependency_injector import errors, providers
 from ._common import (
     DEFAULT_SCOPE_NAME,
     DONE,
+    Ready,
     ScopeError,
     bind_scope_name,
     check_exception,
@@ -50,6 +51,7 @@ from ._common import (
     copy_inner,
     didnt_stop_message,
     didnt_yield_message,
+    eagerly,
     gc_open_message,
     in_teardown_thread,
     no_loop_message,
@@ -186,9 +188,10 @@ class Scope:
         finally:
             self._deactivate()
 
-    async def __aenter__(self) -> Scope:
+    def __aenter__(self) -> Awaitable[Scope]:
+        # Not a coroutine: entering never suspends.
         self._activate()
-        return self
+        return Ready(self)
 
     def __aexit__(
         self,
@@ -196,10 +199,10 @@ class Scope:
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
     ) -> Awaitable[None]:
-        # Not a coroutine: a scope with nothing to await is closed before this returns.
+        # Not a coroutine: a teardown that does not suspend is done before this returns.
         teardowns = self._begin_close()
         if teardowns is not None and _needs_await(teardowns):
-            return self._aexit_awaiting(teardowns, exc)
+            return eagerly(self._aexit_awaiting(teardowns, exc))  # type: ignore[no-any-return]
         try:
             if teardowns is not None:
                 self._teardown(teardowns, exc)
@@ -296,18 +299,18 @@ class Scope:
             if close is not None:
                 close()
             raise ScopeError(no_loop_message(provider)) from None
-        creation = self._finish_async(provider, obj, pending)
+        done = loop.create_future()
+        creation = self._finish_async(provider, obj, pending, done)
         finished, value = start(creation)
         if finished:
-            done = loop.create_future()
-            done.set_result(value)
             return done
         # It suspended: it goes on in a task, and every awaiter gets its own shield, so one
         # awaiter's cancellation cannot cancel the creation that the others share.
         pending.task = resume_in_task(creation, value)
         return asyncio.shield(pending.task)
 
-    async def _finish_async(self, provider: Any, obj: Any, pending: _Pending) -> Any:
+    async def _finish_async(self, provider: Any, obj: Any, pending: _Pending, done: "asyncio.Future[Any]") -> Any:
+        """Finish creating ``obj``; publish it as the done future ``done``."""
         kind: Optional[int] = _AWAIT
         value = obj
         try:
@@ -327,7 +330,6 @@ class Scope:
         except BaseException:
             self._forget(provider, pending)
             raise
-        done = asyncio.get_running_loop().create_future()
         done.set_result(value)
         teardown = None if kind is None else (kind, obj, provider, get_ident())
         if not self._store(provider, pending, done, teardown):
@@ -413,7 +415,7 @@ class Scope:
         if not _needs_await(teardowns):
             self._teardown(teardowns, exc)
             return DONE
-        return self._teardown_awaiting(teardowns, exc)
+        return eagerly(self._teardown_awaiting(teardowns, exc))  # type: ignore[no-any-return]
 
     async def _teardown_awaiting(self, teardowns: List[_Teardown], exc: Optional[BaseException]) -> None:
         cancelled = None

@@ -35,11 +35,14 @@ import functools
 import inspect
 from typing import Any, Callable, Dict, List, Optional, TypeVar, cast
 
+from asyncio import Future
+
 from dependency_injector import wiring
 
 import di_scopes
 
 from ._common import bound_scope_names
+from ._graph import provide
 
 __all__ = ["ENDPOINT_SCOPE", "inject"]
 
@@ -111,8 +114,10 @@ def inject(fn: _F) -> _F:
         pending = None
         for name, provider in binding.injections.items():
             if name not in kwargs:
-                value = kwargs[name] = provider()
-                if not provider.is_async_mode_disabled() and inspect.isawaitable(value):
+                value = kwargs[name] = provide(provider)
+                if value.__class__ is Future or (
+                    not provider.is_async_mode_disabled() and inspect.isawaitable(value)
+                ):
                     if pending is None:
                         pending = []
                     pending.append(name)
@@ -122,6 +127,16 @@ def inject(fn: _F) -> _F:
         for name in pending:
             kwargs[name] = await kwargs[name]
         return kwargs
+
+    def ready(pending: List[str], kwargs: Dict[str, Any]) -> bool:
+        """Take the results of the pending values that are done futures; whether all were."""
+        for name in pending:
+            value = kwargs[name]
+            if value.__class__ is not Future or not value.done():
+                return False
+        for name in pending:
+            kwargs[name] = kwargs[name].result()
+        return True
 
     if inspect.iscoroutinefunction(fn):
 
@@ -143,7 +158,7 @@ def inject(fn: _F) -> _F:
             if via_wiring:
                 return run_closing(args, kwargs)
             pending = resolve(kwargs)
-            if pending:
+            if pending and not ready(pending, kwargs):
                 return finish(pending, args, kwargs)
             return fn(*args, **kwargs)
 
@@ -167,7 +182,7 @@ def inject(fn: _F) -> _F:
                 await _close_async(resources, None)
                 return
             pending = resolve(kwargs)
-            if pending:
+            if pending and not ready(pending, kwargs):
                 await awaiting(pending, args, kwargs)
             async for item in fn(*args, **kwargs):
                 yield item

@@ -1,0 +1,326 @@
+"""The async path: setup and teardown run in the caller's task until they suspend, then in a
+task of their own; what users see is the same either way."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import pytest
+from dependency_injector import containers, providers
+
+from di_scopes import ScopeError
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
+
+
+def resource(log, name, *, suspend_setup=False, suspend_teardown=False):
+    """An async-generator session: commit on success, rollback on error, always close.
+    ``suspend_*`` makes that step wait for the event loop, as real database I/O does."""
+
+    async def session():
+        if suspend_setup:
+            await asyncio.sleep(0)
+        log.append(f"open {name}")
+        try:
+            yield name
+            if suspend_teardown:
+                await asyncio.sleep(0)
+            log.append(f"commit {name}")
+        except BaseException as error:
+            if suspend_teardown:
+                await asyncio.sleep(0)
+            log.append(f"rollback {name}: {type(error).__name__}")
+            raise
+        finally:
+            log.append(f"close {name}")
+
+    session.__qualname__ = name
+    return session
+
+
+def tasks_created(main):
+    """Run ``main()`` and return its result and how many tasks it created besides itself."""
+    created = []
+
+    async def counting():
+        asyncio.get_running_loop().set_task_factory(
+            lambda loop, coro, **kw: created.append(coro) or asyncio.Task(coro, loop=loop, **kw)
+        )
+        result = await main()
+        return result, len(created)  # before asyncio.run's own shutdown tasks
+
+    return asyncio.run(counting())
+
+
+@pytest.mark.parametrize("suspend", ["none", "setup", "teardown", "both"])
+def test_teardown_order_and_outcome_do_not_depend_on_suspending(impl, suspend):
+    log = []
+    names = ["a", "b", "c"]
+    made = [
+        impl.ContextLocalResource(
+            resource(log, n, suspend_setup=suspend in ("setup", "both") and n == "b",
+                     suspend_teardown=suspend in ("teardown", "both") and n == "b")
+        )
+        for n in names
+    ]
+
+    async def main():
+        async with impl.scope() as scope:
+            assert [await p() for p in made] == names
+            assert impl.current_scope() is scope
+        assert impl.current_scope() is None
+        assert scope.closed
+        with pytest.raises(KeyError):
+            async with impl.scope():
+                for p in made:
+                    await p()
+                raise KeyError("failed")
+        assert impl.current_scope() is None
+
+    _, tasks = tasks_created(main)
+    opened = [f"open {n}" for n in names]
+    assert log == opened + ["commit c", "close c", "commit b", "close b", "commit a", "close a"] + opened + [
+        "rollback c: KeyError", "close c", "rollback b: KeyError", "close b", "rollback a: KeyError", "close a",
+    ]
+    # Only a step that suspends gets a task of its own (two scopes, one each).
+    assert tasks == {"none": 0, "setup": 2, "teardown": 2, "both": 4}[suspend]
+
+
+def test_scope_enter_returns_an_awaitable_of_the_scope(impl):
+    async def main():
+        scope = impl.scope("job")
+        entering = scope.__aenter__()
+        assert not asyncio.iscoroutine(entering)  # no coroutine to forget to await
+        assert await entering is scope
+        assert impl.current_scope() is scope
+        await scope.__aexit__(None, None, None)
+        assert impl.current_scope() is None
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("suspend", [False, True])
+def test_concurrent_awaits_in_one_scope_share_one_instance(impl, suspend):
+    log = []
+    session = impl.ContextLocalResource(resource(log, "s", suspend_setup=suspend))
+
+    async def main():
+        async with impl.scope():
+            first = session()
+            results = await asyncio.gather(first, *(session() for _ in range(20)))
+            again = await session()
+        return results, again
+
+    results, again = asyncio.run(main())
+    assert results == ["s"] * 21 and again == "s"
+    assert log == ["open s", "commit s", "close s"]
+
+
+@pytest.mark.parametrize("suspend", [False, True])
+def test_failing_async_setup_is_raised_and_retried(impl, suspend):
+    attempts = []
+
+    async def flaky():
+        attempts.append(1)
+        if suspend:
+            await asyncio.sleep(0)
+        if len(attempts) == 1:
+            raise ConnectionError("database down")
+        yield "conn"
+
+    provider = impl.ContextLocalResource(flaky)
+
+    async def main():
+        async with impl.scope():
+            with pytest.raises(ConnectionError, match="database down"):
+                await provider()
+            assert await provider() == "conn"
+            assert await provider() == "conn"
+
+    asyncio.run(main())
+    assert len(attempts) == 2
+
+
+@pytest.mark.parametrize("suspend", [False, True])
+def test_async_generator_must_yield(impl, suspend):
+    async def empty():
+        if suspend:
+            await asyncio.sleep(0)
+        return
+        yield  # an async generator that never yields
+
+    empty.__qualname__ = "empty"
+    provider = impl.ContextLocalResource(empty)
+
+    async def main():
+        async with impl.scope():
+            with pytest.raises(RuntimeError, match=r"ContextLocalResource\(empty\).*finished without yielding"):
+                await provider()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("suspend", [False, True])
+def test_async_generator_that_yields_again_at_teardown_is_closed_and_reported(impl, suspend):
+    log = []
+
+    async def twice():
+        try:
+            yield "first"
+            if suspend:
+                await asyncio.sleep(0)
+            yield "second"
+        finally:
+            log.append("closed")
+
+    twice.__qualname__ = "twice"
+    provider = impl.ContextLocalResource(twice)
+
+    async def main():
+        async with impl.scope():
+            await provider()
+
+    with pytest.raises(BaseExceptionGroup) as caught:
+        asyncio.run(main())
+    (error,) = caught.value.exceptions
+    assert isinstance(error, RuntimeError)
+    assert "ContextLocalResource(twice)" in str(error) and "yielded again" in str(error)
+    assert log == ["closed"]
+
+
+@pytest.mark.parametrize("suspend", [False, True])
+def test_async_teardown_errors_are_grouped_and_every_teardown_runs(impl, suspend):
+    log = []
+
+    async def broken():
+        yield "broken"
+        if suspend:
+            await asyncio.sleep(0)
+        raise OSError("commit failed")
+
+    broken.__qualname__ = "broken"
+    first = impl.ContextLocalResource(resource(log, "a"))
+    second = impl.ContextLocalResource(broken)
+    third = impl.ContextLocalResource(resource(log, "c"))
+
+    async def main():
+        async with impl.scope():
+            await first()
+            await second()
+            await third()
+
+    with pytest.raises(BaseExceptionGroup) as caught:
+        asyncio.run(main())
+    assert [type(e) for e in caught.value.exceptions] == [OSError]
+    assert log == ["open a", "open c", "commit c", "close c", "commit a", "close a"]
+
+
+@pytest.mark.parametrize("suspend", [False, True])
+def test_aclose_tears_down_async_resources(impl, suspend):
+    log = []
+    session = impl.ContextLocalResource(resource(log, "s", suspend_teardown=suspend))
+
+    async def main():
+        scope = impl.scope()
+        async with scope:
+            await session()
+            await scope.aclose(ValueError("rolled back by hand"))
+            assert scope.closed
+            with pytest.raises(ScopeError, match="closed"):
+                await session()
+
+    asyncio.run(main())
+    assert log == ["open s", "rollback s: ValueError", "close s"]
+
+
+def test_cancelling_the_only_awaiter_of_a_suspended_setup_keeps_the_instance(impl):
+    log = []
+    session = impl.ContextLocalResource(resource(log, "s", suspend_setup=True))
+
+    async def main():
+        async with impl.scope():
+            waiter = asyncio.ensure_future(session())
+            await asyncio.sleep(0)
+            waiter.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiter
+            assert await session() == "s"
+
+    asyncio.run(main())
+    assert log == ["open s", "commit s", "close s"]
+
+
+def test_cancelled_during_a_suspended_teardown_finishes_it_then_propagates(impl):
+    log = []
+    release = []
+
+    async def slow():
+        yield "slow"
+        await asyncio.sleep(0.02)
+        log.append("committed")
+
+    provider = impl.ContextLocalResource(slow)
+
+    async def request():
+        async with impl.scope():
+            await provider()
+            release.append(1)
+
+    async def main():
+        task = asyncio.ensure_future(request())
+        while not release:
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.005)  # now in the teardown's sleep
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert log == ["committed"]
+
+
+def test_overriding_an_async_provider_answers_instead(impl):
+    log = []
+    session = impl.ContextLocalResource(resource(log, "s"))
+
+    async def main():
+        async with impl.scope():
+            assert await session() == "s"
+            with session.override(providers.Object("stand-in")):
+                assert await session() == "stand-in"
+            assert await session() == "s"
+
+    asyncio.run(main())
+    assert log == ["open s", "commit s", "close s"]
+
+
+@pytest.mark.parametrize("suspend", [False, True])
+def test_factory_graph_over_an_async_resource(impl, suspend):
+    log = []
+
+    class Repo:
+        def __init__(self, session):
+            self.session = session
+
+    class Service:
+        def __init__(self, repo, session):
+            self.repo, self.session = repo, session
+
+    class Container(containers.DeclarativeContainer):
+        session = impl.ContextLocalResource(resource(log, "s", suspend_setup=suspend))
+        repo = providers.Factory(Repo, session=session)
+        service = providers.Factory(Service, repo=repo, session=session)
+
+    container = Container()
+
+    async def main():
+        for _ in range(2):
+            async with impl.scope():
+                service = await container.service()
+                assert service.session == "s" and service.repo.session == "s"
+                assert await container.session() == "s"
+
+    asyncio.run(main())
+    assert log == ["open s", "commit s", "close s"] * 2
