@@ -61,7 +61,7 @@ SDIST_REQUIRED = {
     "src/di_scopes/py.typed",
     "tests/conftest.py",
 }
-SDIST_TREES = ("src", "tests", "examples", "benchmarks", "docs", "constraints")
+SDIST_TREES = ("src", "tests", "compat", "examples", "benchmarks", "docs", "constraints")
 BUILD_ARTEFACT = re.compile(r"\.(c|html|so|pyd|dylib|o|obj|pyc)$|(^|/)__pycache__(/|$)")
 
 # The twin flags of the calling shell must not leak into a session.
@@ -84,6 +84,7 @@ nox.options.sessions = [
     *(f"tests-{python}" for python in PYTHONS),
     "wheel",
     "dependency_injector",
+    "compat",
     "pure",
     "no_compiler",
     "cibuildwheel",
@@ -181,6 +182,26 @@ def run_suite(session: nox.Session, sdist: Path, *pytest_args: str) -> None:
         session.run("python", "-m", "pytest", *pytest_args, *session.posargs, env=NO_FLAGS)
 
 
+def install_dependency_injector(session: nox.Session, requirement: str, version: str) -> str:
+    """Install ``requirement`` with dependency-injector ``version`` ("newest": PyPI's newest);
+    check it and return the version installed."""
+    if version == "newest":
+        session.install("--upgrade", requirement, "dependency-injector")
+        listed = session.run("pip", "index", "versions", "dependency-injector", silent=True)
+        version = re.search(r"dependency-injector \(([^)]+)\)", listed).group(1)
+    else:
+        session.install(requirement, f"dependency-injector=={version}")
+    installed = session.run(
+        "python", "-c",
+        "from importlib.metadata import version; print(version('dependency-injector'))",
+        silent=True,
+    ).strip()
+    if installed != version:
+        session.error(f"dependency-injector {installed} installed, {version} wanted")
+    session.log(f"dependency-injector {installed}")
+    return installed
+
+
 # Sessions -----------------------------------------------------------------------------------
 
 
@@ -232,22 +253,36 @@ def dependency_injector(session: nox.Session, version: str) -> None:
     """The compiled twin with dependency-injector 4.45.0 on 3.10, and the newest on 3.13."""
     sdist = build_sdist(session)
     wheel = build_wheel(session, sdist, DI_SCOPES_REQUIRE_EXTENSION="1")
-    if version == "newest":
-        session.install("--upgrade", f"{wheel}[test]", "dependency-injector")
-        listed = session.run("pip", "index", "versions", "dependency-injector", silent=True)
-        version = re.search(r"dependency-injector \(([^)]+)\)", listed).group(1)
-    else:
-        session.install(f"{wheel}[test]", f"dependency-injector=={version}")
-    installed = session.run(
-        "python", "-c",
-        "from importlib.metadata import version; print(version('dependency-injector'))",
-        silent=True,
-    ).strip()
-    if installed != version:
-        session.error(f"dependency-injector {installed} installed, {version} wanted")
-    session.log(f"dependency-injector {installed}")
+    install_dependency_injector(session, f"{wheel}[test]", version)
     check_installed(session, "cython")
     run_suite(session, sdist)
+
+
+# One wheel for both compat sessions when they run on the same interpreter; the downloaded
+# dependency-injector sdists (immutable on PyPI) are kept between runs.
+_compat_wheels: dict[str, Path] = {}
+COMPAT_CACHE = ROOT / ".nox" / "compat-sdists"
+
+
+@nox.session
+@nox.parametrize("version", [OLDEST_DEPENDENCY_INJECTOR, "newest"], ids=["oldest", "newest"])
+def compat(session: nox.Session, version: str) -> None:
+    """dependency-injector's own tests of its ContextLocalSingleton and ContextLocalResource, and
+    the wiring tests that use them, from its PyPI sdist, run against both twins of the installed
+    wheel (compat/run.py; the by-design failures are listed in compat/di_scopes_compat.py)."""
+    interpreter = session.run("python", "-c", "import sys; print(sys.version)", silent=True).strip()
+    wheel = _compat_wheels.get(interpreter)
+    if wheel is None or not wheel.exists():
+        sdist = build_sdist(session)
+        wheel = _compat_wheels[interpreter] = build_wheel(session, sdist, DI_SCOPES_REQUIRE_EXTENSION="1")
+    install_dependency_injector(session, str(wheel), version)
+    session.install("pytest", "typing_extensions")
+    check_installed(session, "cython")
+    with session.chdir(session.create_tmp()):
+        session.run(
+            "python", str(ROOT / "compat" / "run.py"), "--cache", str(COMPAT_CACHE), *session.posargs,
+            env=NO_FLAGS,
+        )
 
 
 @nox.session

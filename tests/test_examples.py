@@ -42,6 +42,16 @@ def test_cli_command_runs_in_its_own_scope(twin_name, tmp_path):
     assert run("balances").split() == ["1", "ada", "77", "2", "bob", "88"]
 
 
+def test_cli_on_an_empty_database_says_how_to_get_accounts(twin_name, tmp_path):
+    env = servers.twin_environment(twin_name, DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}")
+    for command in (["interest", "2"], ["balances"]):
+        out = subprocess.run(
+            [sys.executable, "-m", "examples.fastapi_sqlalchemy.cli", *command],
+            env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=60, check=True,
+        ).stdout
+        assert out.startswith("no accounts yet: open some through the app first") and "POST /accounts" in out
+
+
 def test_flask_example(twin_name, tmp_path):
     database = tmp_path / "bank.db"
     script = textwrap.dedent(
@@ -58,7 +68,10 @@ def test_flask_example(twin_name, tmp_path):
         print(call("POST", "/accounts", {"owner": "ada", "balance": 10}))
         print(call("POST", "/accounts", {"owner": "bob", "balance": 0}))
         print(call("POST", "/transfers", {"source": 1, "target": 2, "amount": 4}))
-        print(call("POST", "/transfers", {"source": 2, "target": 1, "amount": 400})[0])
+        print(call("POST", "/transfers", {"source": 2, "target": 1, "amount": 400}))
+        print(call("POST", "/transfers", {"source": 1, "target": 99, "amount": 1}))
+        print(call("POST", "/transfers", {"source": 1, "target": 2, "amount": -5}))
+        print(call("POST", "/transfers", {"source": 1, "target": 2}))
         print(call("GET", "/accounts"))
         """
     )
@@ -71,7 +84,10 @@ def test_flask_example(twin_name, tmp_path):
         "(201, {'balance': 10, 'id': 1, 'owner': 'ada'})",
         "(201, {'balance': 0, 'id': 2, 'owner': 'bob'})",
         "(200, {'done': True})",
-        "409",
+        "(409, {'detail': 'account 2 has 4, needs 400'})",
+        "(404, {'detail': 'no account 99'})",
+        "(422, {'detail': 'a transfer moves a positive amount between two accounts'})",
+        '(422, {\'detail\': "missing \'amount\'"})',
         "(200, [{'balance': 6, 'id': 1, 'owner': 'ada'}, {'balance': 4, 'id': 2, 'owner': 'bob'}])",
     ]
     assert entries(database) == [(1, -4, "to 2"), (2, 4, "from 1")]  # the 409 left nothing

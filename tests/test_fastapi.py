@@ -1,7 +1,9 @@
 """FastAPI with ScopeMiddleware: one session per request, for both injection styles."""
 
 import asyncio
+import inspect
 import json
+import re
 import threading
 from typing import Annotated
 
@@ -234,3 +236,45 @@ def test_cancelled_request_rolls_back_and_closes(app):
     asyncio.run(run())
     session = only_session(app)
     assert session.events == ["rollback CancelledError"] and session.closes == 1
+
+
+def test_inject_reads_the_wiring_record_of_the_installed_dependency_injector(twin):
+    from di_scopes.fastapi import inject
+
+    @inject
+    def endpoint(q: int, session=wiring.Provide["session"], closing=wiring.Closing[wiring.Provide["session"]]):
+        return q
+
+    assert list(inspect.signature(endpoint).parameters) == ["q"]
+
+
+@pytest.mark.parametrize("change", ["no get_callable", "no record", "other shape"])
+def test_inject_names_the_release_when_the_wiring_record_changed(twin, monkeypatch, change):
+    from importlib.metadata import version
+
+    from di_scopes.fastapi import inject
+
+    real = wiring._patched_registry
+
+    class Changed:
+        """The registry as a later dependency-injector might shape it."""
+
+        def __getattr__(self, name):
+            if name == "get_callable":
+                if change == "no get_callable":
+                    raise AttributeError(name)
+                if change == "no record":
+                    return lambda fn: None
+                return lambda fn: type("Record", (), {"injections": {}})()
+            return getattr(real, name)
+
+    monkeypatch.setattr(wiring, "_patched_registry", Changed())
+
+    def endpoint(session=wiring.Provide["session"]): ...
+
+    message = (
+        rf"dependency-injector {re.escape(version('dependency-injector'))} records the markers of "
+        r".*endpoint.*dependency_injector\.wiring\.inject"
+    )
+    with pytest.raises(RuntimeError, match=message):
+        inject(endpoint)

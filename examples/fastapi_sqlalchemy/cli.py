@@ -1,4 +1,5 @@
-"""A command line that uses the container outside any web request.
+"""A command line that uses the container outside any web request, on the FastAPI example's
+database (the SQLite file bank.db, or DATABASE_URL).
 
     python -m examples.fastapi_sqlalchemy.cli interest 2
     python -m examples.fastapi_sqlalchemy.cli balances
@@ -19,11 +20,26 @@ from .container import DEFAULT_DATABASE_URL, Container
 from .domain import AccountRepository, Base
 
 
+NO_ACCOUNTS = (
+    "no accounts yet: open some through the app first "
+    "(uvicorn examples.fastapi_sqlalchemy.app:app, then POST /accounts), with the same DATABASE_URL"
+)
+
+
 @di_scopes.scope("command")
 @inject
 def balances(accounts: AccountRepository = Provide[Container.accounts]) -> None:
-    for account in accounts.all():
+    listed = accounts.all()
+    for account in listed:
         print(f"{account.id:>4} {account.owner:<20} {account.balance:>10}")
+    if not listed:
+        print(NO_ACCOUNTS)
+
+
+@di_scopes.scope("command")
+@inject
+def account_count(accounts: AccountRepository = Provide[Container.accounts]) -> int:
+    return len(accounts.all())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,7 +55,10 @@ def main(argv: list[str] | None = None) -> None:
     Base.metadata.create_all(container.engine())
     container.wire(modules=[sys.modules[__name__], jobs])
     if args.command == "interest":
-        print(f"credited {jobs.apply_interest(args.percent)} in interest")
+        if account_count() == 0:
+            print(NO_ACCOUNTS)
+        else:
+            print(f"credited {jobs.apply_interest(args.percent)} in interest")
     else:
         balances()
 

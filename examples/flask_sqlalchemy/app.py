@@ -1,8 +1,10 @@
 """The bank's accounts on Flask: one SQLAlchemy session per request, on Flask's request lifecycle.
 
-    flask --app examples.flask_sqlalchemy.app run        # SQLite file bank.db, or DATABASE_URL
+    flask --app examples.flask_sqlalchemy.app run        # SQLite file flask-bank.db, or DATABASE_URL
 
-It reuses the FastAPI example's tables, repositories and container.
+It reuses the FastAPI example's tables, repositories and container, and answers errors the way
+the FastAPI example does: JSON, 404 for an unknown account, 409 for insufficient funds, 422 for
+an invalid request; each of these rolls the request's session back.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ import os
 import sys
 
 from dependency_injector.wiring import Provide, inject
-from flask import Flask, abort, jsonify, request
+from flask import Flask, jsonify, request
 
 import di_scopes.flask
 
-from ..fastapi_sqlalchemy.container import DEFAULT_DATABASE_URL, Container
-from ..fastapi_sqlalchemy.domain import AccountRepository, Base, InsufficientFunds, TransferService
+from ..fastapi_sqlalchemy.container import Container
+from ..fastapi_sqlalchemy.domain import AccountRepository, Base, InsufficientFunds, TransferService, UnknownAccount
+
+DEFAULT_DATABASE_URL = "sqlite:///flask-bank.db"  # not the FastAPI example's file
 
 
 def account_json(account) -> dict:
@@ -37,11 +41,16 @@ def open_account(accounts: AccountRepository = Provide[Container.accounts]):
 @inject
 def transfer(transfers: TransferService = Provide[Container.transfers]):
     body = request.get_json()
-    try:
-        transfers.transfer(int(body["source"]), int(body["target"]), int(body["amount"]))
-    except InsufficientFunds as error:
-        abort(409, str(error))  # a 4xx response: the session rolls back
+    transfers.transfer(int(body["source"]), int(body["target"]), int(body["amount"]))
     return jsonify({"done": True})
+
+
+def error_json(status: int):
+    def handler(error: Exception):
+        # a 4xx response: the middleware rolls the session back
+        return jsonify({"detail": str(error) if not isinstance(error, KeyError) else f"missing {error}"}), status
+
+    return handler
 
 
 def create_app(database_url: str | None = None) -> Flask:
@@ -54,6 +63,11 @@ def create_app(database_url: str | None = None) -> Flask:
     app.add_url_rule("/accounts", view_func=list_accounts, methods=["GET"])
     app.add_url_rule("/accounts", view_func=open_account, methods=["POST"], endpoint="open_account")
     app.add_url_rule("/transfers", view_func=transfer, methods=["POST"])
+    # Flask picks the handler of the most specific class: InsufficientFunds is a ValueError.
+    app.register_error_handler(UnknownAccount, error_json(404))
+    app.register_error_handler(InsufficientFunds, error_json(409))
+    app.register_error_handler(ValueError, error_json(422))
+    app.register_error_handler(KeyError, error_json(422))
     di_scopes.flask.init_app(app)  # one scope, one session, per request
     app.extensions["container"] = container
     return app

@@ -6,7 +6,9 @@ Nothing here runs on the per-resolve path; both ``_scope_py`` and ``_scope_c`` i
 from __future__ import annotations
 
 import asyncio
+import builtins
 import functools
+import importlib
 import inspect
 import sys
 import traceback
@@ -14,6 +16,7 @@ import weakref
 from typing import Any, Awaitable, Callable, Coroutine, Dict, Generator, Iterable, Optional, Sequence, Set, Tuple, TypeVar
 
 from anyio import CapacityLimiter, to_thread
+from dependency_injector import errors, providers
 
 if sys.version_info >= (3, 11):
     from builtins import BaseExceptionGroup
@@ -54,6 +57,95 @@ def describe(provider: Any) -> str:
     provides = provider.provides
     name = getattr(provides, "__qualname__", None) or repr(provides)
     return f"{type(provider).__name__}({name})"
+
+
+def public_name(provider: Any) -> str:
+    """``di_scopes.ContextLocalSingleton`` for both twins' classes, ``module.Name`` for a subclass."""
+    cls = type(provider)
+    module = cls.__module__
+    if module in ("di_scopes._scope_c", "di_scopes._scope_py"):
+        module = "di_scopes"
+    return f"{module}.{cls.__qualname__}"
+
+
+def represent(provider: Any) -> str:
+    """The repr dependency-injector gives its providers, with the public name of ours."""
+    provides = provider.provides
+    return f"<{public_name(provider)}({'' if provides is None else repr(provides)}) at {hex(id(provider))}>"
+
+
+def _caller_frame() -> Any:
+    """The innermost frame outside di-scopes: the code that named ``provides``."""
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith("di_scopes."):
+        frame = frame.f_back
+    return frame
+
+
+def resolve_string_import(provides: Any) -> Any:
+    """dependency-injector's string imports: ``"module.name"``, ``".module.name"`` relative to
+    the caller's package, ``"name"`` from builtins or the caller's module."""
+    if not isinstance(provides, str):
+        return provides
+    caller = _caller_frame().f_globals
+    module_name, _, member = provides.rpartition(".")
+    if not module_name:
+        if member in dir(builtins):
+            return getattr(builtins, member)
+        if member not in caller:
+            raise AttributeError(f"module {caller.get('__name__')!r} has no attribute {member!r}")
+        return caller[member]
+    package = caller.get("__package__")
+    if module_name.startswith(".") and not package:
+        raise ImportError("Attempted relative import with no known parent package")
+    return getattr(importlib.import_module(module_name, package=package), member)
+
+
+def check_provides(provider: Any, provides: Any) -> Any:
+    """What a scoped provider is to call: ``provides`` with a string import resolved. A value
+    that is not callable, or not of the class's ``provided_type``, is refused here, when the
+    provider is built, rather than on the first resolve."""
+    provides = resolve_string_import(provides)
+    if provides is None:
+        return None
+    name = public_name(provider)
+    if not callable(provides):
+        raise errors.Error(
+            f"{name}: provides must be a callable that makes the instance (a class, a "
+            f"function, a generator function, ...); got {provides!r}"
+        )
+    provided_type = getattr(type(provider), "provided_type", None)
+    if provided_type is not None and not (isinstance(provides, type) and issubclass(provides, provided_type)):
+        raise errors.Error(
+            f"{name} can provide only {provided_type} instances (its provided_type); got "
+            f"{provides!r}. Pass {provided_type.__qualname__} or a subclass of it."
+        )
+    return provides
+
+
+def copy_inner(inner: Any) -> Any:
+    """A new provider of ``inner``'s type with its provides and injections, for copy.copy of a
+    scoped provider (copy.copy of a dependency-injector provider would share their storage)."""
+    copied = type(inner)(inner.provides, *inner.args, **inner.kwargs)
+    if isinstance(inner, providers.Factory):
+        copied.set_attributes(**inner.attributes)
+    return copied
+
+
+def no_provides_message(provider: Any) -> str:
+    return (
+        f"{public_name(provider)} was resolved, but it has nothing to provide: it was built "
+        "without provides. Pass the callable that makes the instance to the constructor, or "
+        "call set_provides(callable) before resolving it."
+    )
+
+
+def copy_initialized_message(provider: Any) -> str:
+    return (
+        f"Can not copy initialized resource {describe(provider)}: the current scope holds its "
+        "instance, which a copy would not share. Copy it (instantiate the container) before "
+        "resolving it in this scope, or outside any scope."
+    )
 
 
 # Every scope name a provider has been bound to with in_scope(): an integration skips opening a

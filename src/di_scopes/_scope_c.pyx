@@ -25,27 +25,32 @@ from contextvars import ContextVar
 from inspect import isawaitable
 from types import AsyncGeneratorType
 
-from dependency_injector import providers
+from dependency_injector import errors, providers
 
 from ._common import (
     DEFAULT_SCOPE_NAME,
     ScopeError,
     bind_scope_name,
     check_exception,
+    check_provides,
     check_scope_name,
     circular_message,
     closed_during_creation_message,
     closed_scope_message,
     closed_value_message,
+    copy_initialized_message,
+    copy_inner,
     didnt_stop_message,
     didnt_yield_message,
     gc_open_message,
     in_teardown_thread,
     no_loop_message,
+    no_provides_message,
     no_scope_message,
     no_value_message,
     reentered_message,
     report_teardown,
+    represent,
     scoped_function,
     _Resumption,
     resume_in_task,
@@ -1112,7 +1117,12 @@ cdef class _ScopedProvider(Provider):
 
     cdef object _instantiate(self, tuple args, dict kwargs):
         """Make a new instance; an awaitable stands for one that async injections hold up."""
-        return _make(self._inner, args, kwargs)
+        try:
+            return _make(self._inner, args, kwargs)
+        except TypeError:
+            if self._inner.provides is None:  # checked here: no cost when it is set
+                raise errors.Error(no_provides_message(self)) from None
+            raise
 
     cdef bint _has_instance(self):
         """Whether the scope this provider binds to holds a created instance."""
@@ -1131,6 +1141,8 @@ cdef class _ScopedProvider(Provider):
         copied = memo.get(id(self))
         if copied is not None:
             return copied
+        if self._tears_down and self._has_instance():
+            raise errors.Error(copy_initialized_message(self))
         cdef _ScopedProvider duplicate = type(self)()
         memo[id(self)] = duplicate
         duplicate._inner = providers.deepcopy(self._inner, memo)
@@ -1138,8 +1150,18 @@ cdef class _ScopedProvider(Provider):
         self._copy_overridings(duplicate, memo)
         return duplicate
 
+    def __copy__(self):
+        """A provider of its own with the same provides, injections, scope binding and
+        overriding providers; no instances."""
+        cdef _ScopedProvider duplicate = type(self)()
+        duplicate._inner = copy_inner(self._inner)
+        duplicate._scope_name = self._scope_name
+        for provider in self.overridden:
+            duplicate.override(provider)
+        return duplicate
+
     def __str__(self):
-        return providers.represent_provider(provider=self, provides=self.provides)
+        return represent(self)
 
     def __repr__(self):
         return self.__str__()
@@ -1156,7 +1178,7 @@ cdef class _ScopedProvider(Provider):
         return self._inner.provides
 
     def set_provides(self, provides):
-        self._inner.set_provides(provides)
+        self._inner.set_provides(check_provides(self, provides))
         self._caller = None
         return self
 
@@ -1213,10 +1235,17 @@ cdef class ContextLocalSingleton(_ScopedProvider):
     def __cinit__(self, *args, **kwargs):
         self._vectorcall = __ds_vectorcall_address
 
+    provided_type = None  # a subclass that sets it provides only instances of it (checked when built)
+
     def __init__(self, provides=None, *args, **kwargs):
-        self._inner = providers.Factory(provides, *args, **kwargs)
+        self._inner = providers.Factory(check_provides(self, provides), *args, **kwargs)
         self._tears_down = False
         Provider.__init__(self)
+
+    @property
+    def cls(self):
+        """The class it provides: ``provides``, as dependency-injector's singletons name it."""
+        return self._inner.provides
 
     @property
     def attributes(self):
@@ -1338,12 +1367,14 @@ cdef class ContextLocalResource(_ScopedProvider):
         self._vectorcall = __ds_vectorcall_address
 
     def __init__(self, provides=None, *args, **kwargs):
-        self._inner = providers.Callable(provides, *args, **kwargs)
+        self._inner = providers.Callable(check_provides(self, provides), *args, **kwargs)
         self._tears_down = True
         Provider.__init__(self)
 
     cdef object _instantiate(self, tuple args, dict kwargs):
         if self._caller is None:
+            if self._inner.provides is None:
+                raise errors.Error(no_provides_message(self))
             self._caller = _Caller(self._inner)
         return self._caller.call(args, kwargs)
 
@@ -1359,12 +1390,16 @@ cdef class ContextLocalResource(_ScopedProvider):
     def shutdown(self):
         """Tear down the current scope's instance now, as on success; the next resolve creates a
         new one. Returns an awaitable when the provider is asynchronous."""
+        return self._shutdown(None)
+
+    def _shutdown(self, exc):
+        """shutdown() with ``exc`` thrown into the teardown (a ``Closing[...]`` call that failed)."""
         cdef Scope scope = self._scope_or_none()
         cdef _Entry entry = None if scope is None else scope._detach(self)
         if entry is not None and entry.kind != NO_TEARDOWN:
             if entry.kind >= AGEN:
-                return _raise_if_error(_exit_async(entry.kind, entry.obj, None, self))
-            error = _exit_sync(entry.kind, entry.obj, None, self)
+                return _raise_if_error(_exit_async(entry.kind, entry.obj, exc, self))
+            error = _exit_sync(entry.kind, entry.obj, exc, self)
             if error is not None:
                 raise error
         return _READY_NONE if self._async_mode == ASYNC_MODE_ENABLED else None

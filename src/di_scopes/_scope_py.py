@@ -33,7 +33,7 @@ from typing import (
     overload,
 )
 
-from dependency_injector import providers
+from dependency_injector import errors, providers
 
 from ._common import (
     DEFAULT_SCOPE_NAME,
@@ -42,21 +42,26 @@ from ._common import (
     ScopeError,
     bind_scope_name,
     check_exception,
+    check_provides,
     check_scope_name,
     circular_message,
     closed_during_creation_message,
     closed_scope_message,
     closed_value_message,
+    copy_initialized_message,
+    copy_inner,
     didnt_stop_message,
     didnt_yield_message,
     eagerly,
     gc_open_message,
     in_teardown_thread,
     no_loop_message,
+    no_provides_message,
     no_scope_message,
     no_value_message,
     reentered_message,
     report_teardown,
+    represent,
     scoped_function,
     resume_in_task,
     shielded,
@@ -609,7 +614,7 @@ class _ScopedProvider(providers.Provider[_T]):
     _tears_down = True
 
     def __init__(self, provides: Optional[Any] = None, *args: Any, **kwargs: Any) -> None:
-        self._inner = self._inner_type(provides, *args, **kwargs)
+        self._inner = self._inner_type(check_provides(self, provides), *args, **kwargs)
         self._caller: Optional[_Caller] = None  # ContextLocalResource's way of calling provides
         self._scope_name: Optional[str] = None
         super().__init__()
@@ -655,7 +660,12 @@ class _ScopedProvider(providers.Provider[_T]):
 
     def _instantiate(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
         """Make a new instance; an awaitable stands for one that async injections hold up."""
-        return _make(self._inner, args, kwargs)
+        try:
+            return _make(self._inner, args, kwargs)
+        except TypeError:
+            if self._inner.provides is None:  # checked here: no cost when it is set
+                raise errors.Error(no_provides_message(self)) from None
+            raise
 
     def _has_instance(self) -> bool:
         """Whether the scope this provider binds to holds a created instance."""
@@ -671,6 +681,8 @@ class _ScopedProvider(providers.Provider[_T]):
         copied = memo.get(id(self))
         if copied is not None:
             return copied
+        if self._tears_down and self._has_instance():
+            raise errors.Error(copy_initialized_message(self))
         copied = type(self)()
         memo[id(self)] = copied
         copied._inner = providers.deepcopy(self._inner, memo)
@@ -678,8 +690,18 @@ class _ScopedProvider(providers.Provider[_T]):
         self._copy_overridings(copied, memo)
         return copied
 
+    def __copy__(self) -> Any:
+        """A provider of its own with the same provides, injections, scope binding and
+        overriding providers; no instances."""
+        copied = type(self)()
+        copied._inner = copy_inner(self._inner)
+        copied._scope_name = self._scope_name
+        for provider in self.overridden:
+            copied.override(provider)
+        return copied
+
     def __str__(self) -> str:
-        return providers.represent_provider(provider=self, provides=self.provides)
+        return represent(self)
 
     __repr__ = __str__
 
@@ -695,7 +717,7 @@ class _ScopedProvider(providers.Provider[_T]):
         return self._inner.provides
 
     def set_provides(self: _P, provides: Any) -> _P:
-        self._inner.set_provides(provides)
+        self._inner.set_provides(check_provides(self, provides))
         self._caller = None
         return self
 
@@ -751,8 +773,16 @@ class ContextLocalSingleton(_ScopedProvider[_T]):
     _inner_type = providers.Factory
     _tears_down = False
 
+    provided_type: Optional[type] = None
+    """A subclass that sets it provides only instances of this class (checked when built)."""
+
     def __init__(self, provides: Optional[Callable[..., _T]] = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(provides, *args, **kwargs)
+
+    @property
+    def cls(self) -> Any:
+        """The class it provides: ``provides``, as dependency-injector's singletons name it."""
+        return self._inner.provides
 
     @property
     def attributes(self) -> Dict[str, Any]:
@@ -814,6 +844,8 @@ class ContextLocalResource(_ScopedProvider[_T]):
 
     def _instantiate(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
         if self._caller is None:
+            if self._inner.provides is None:
+                raise errors.Error(no_provides_message(self))
             self._caller = _Caller(self._inner)
         return self._caller.call(args, kwargs)
 
@@ -829,13 +861,17 @@ class ContextLocalResource(_ScopedProvider[_T]):
     def shutdown(self) -> Any:
         """Tear down the current scope's instance now, as on success; the next resolve creates a
         new one. Returns an awaitable when the provider is asynchronous."""
+        return self._shutdown(None)
+
+    def _shutdown(self, exc: Optional[BaseException]) -> Any:
+        """shutdown() with ``exc`` thrown into the teardown (a ``Closing[...]`` call that failed)."""
         scope = self._scope_or_none()
         teardown = None if scope is None else scope._detach(self)
         if teardown is not None:
             kind, obj, _, _ = teardown
             if kind >= _AGEN:
-                return _raise_if_error(_exit_async(kind, obj, None, self))
-            error = _exit_sync(kind, obj, None, self)
+                return _raise_if_error(_exit_async(kind, obj, exc, self))
+            error = _exit_sync(kind, obj, exc, self)
             if error is not None:
                 raise error
         return DONE if self.is_async_mode_enabled() else None

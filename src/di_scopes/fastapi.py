@@ -48,31 +48,68 @@ ENDPOINT_SCOPE = "endpoint"
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
+# What this module reads of dependency-injector's wiring record of a decorated function. The
+# record is private (wiring._patched_registry); it has had this shape from 4.45 to 4.49 at least.
+_BINDING_FIELDS = ("injections", "reference_injections", "closing", "reference_closing")
+
+
+def _binding(patched: Any, fn: Any) -> Any:
+    """dependency-injector's record of ``fn``'s markers, or a clear error if its shape changed."""
+    registry = getattr(wiring, "_patched_registry", None)
+    get_callable = getattr(registry, "get_callable", None)
+    binding = get_callable(patched) if callable(get_callable) else None
+    if binding is None or not all(isinstance(getattr(binding, name, None), dict) for name in _BINDING_FIELDS):
+        from importlib.metadata import version
+
+        raise RuntimeError(
+            f"di_scopes.fastapi.inject cannot read how dependency-injector "
+            f"{version('dependency-injector')} records the markers of {fn.__qualname__}: it reads "
+            "dependency-injector's wiring registry (wiring._patched_registry), which this release "
+            "changed. Use dependency_injector.wiring.inject meanwhile (the same markers work; FastAPI "
+            "then resolves them through its thread pool), or a di-scopes release that supports it."
+        )
+    return binding
+
+
 def inject(fn: _F) -> _F:
     """Resolve ``fn``'s ``Provide[...]`` parameters inside the call; hide them from FastAPI.
 
     Accepts ``Depends(Provide[...])``, ``Provide[...]`` and ``Provider[...]`` markers, as
     defaults or in ``Annotated[...]``, like dependency-injector's ``@inject``. An endpoint with a
-    ``Closing[...]`` marker goes through dependency-injector's own resolver, which shuts it down.
+    ``Closing[...]`` marker goes through dependency-injector's own resolver, which shuts down
+    dependency-injector's resources; the scoped resources that ``Closing`` names, and those they
+    depend on, are torn down when the call returns, with its exception thrown in if it raised
+    (the next resolve in the scope creates a new instance).
     """
     opened_scope_names.add(ENDPOINT_SCOPE)  # for validate()
     patched = wiring.inject(fn)  # dependency-injector's record of the markers, bound by wire()
     if patched is fn:  # nothing to inject (dependency-injector has warned)
         return fn
-    binding = wiring._patched_registry.get_callable(patched)
+    binding = _binding(patched, fn)
     injected = set(binding.reference_injections)
     signature = inspect.signature(fn)
     visible = signature.replace(
         parameters=[p for name, p in signature.parameters.items() if name not in injected]
     )
-    make_scope = di_scopes._twin.scope
+    twin = di_scopes._twin
+    make_scope = twin.scope
     # The injections into ``kwargs`` (dependency-injector's Factory graphs built without its
     # gather); returns the names still to await. The providers are the ones wiring bound:
     # container.wire() and unwire() change them.
-    inject_into = di_scopes._twin.inject_into
+    inject_into = twin.inject_into
     injections = binding.injections
     # Closing[...] markers need dependency-injector's own resolver, which shuts them down.
     via_wiring = bool(binding.reference_closing)
+
+    def closing() -> List[Any]:
+        """The scoped resources that Closing markers name or depend on, dependents first; the
+        providers are the ones wiring bound."""
+        found: List[Any] = []
+        for provider in binding.closing.values():
+            for candidate in (provider, *provider.traverse()):
+                if isinstance(candidate, twin.ContextLocalResource) and candidate not in found:
+                    found.append(candidate)
+        return found
 
     async def awaiting(pending: List[str], args: Any, kwargs: Dict[str, Any]) -> Dict[str, Any]:
         for name in pending:
@@ -84,10 +121,20 @@ def inject(fn: _F) -> _F:
         async def finish(pending: List[str], args: Any, kwargs: Dict[str, Any]) -> Any:
             return await fn(*args, **await awaiting(pending, args, kwargs))
 
+        async def run_closing(args: Any, kwargs: Dict[str, Any]) -> Any:
+            resources = closing()
+            try:
+                result = await patched(*args, **kwargs)
+            except BaseException as error:
+                await _close_async(resources, error)
+                raise
+            await _close_async(resources, None)
+            return result
+
         def run(args: Any, kwargs: Dict[str, Any]) -> Any:
             """The endpoint's awaitable: no coroutine of our own unless an injection is async."""
             if via_wiring:
-                return patched(*args, **kwargs)
+                return run_closing(args, kwargs)
             pending = inject_into(injections, kwargs)
             if pending:
                 return finish(pending, args, kwargs)
@@ -103,8 +150,14 @@ def inject(fn: _F) -> _F:
 
         async def items(args: Any, kwargs: Dict[str, Any]) -> Any:
             if via_wiring:
-                async for item in patched(*args, **kwargs):
-                    yield item
+                resources = closing()
+                try:
+                    async for item in patched(*args, **kwargs):
+                        yield item
+                except BaseException as error:
+                    await _close_async(resources, error)
+                    raise
+                await _close_async(resources, None)
                 return
             pending = inject_into(injections, kwargs)
             if pending:
@@ -125,7 +178,16 @@ def inject(fn: _F) -> _F:
 
         def call(args: Any, kwargs: Dict[str, Any]) -> Any:
             if via_wiring:
-                return patched(*args, **kwargs)
+                if inspect.isgeneratorfunction(fn):
+                    return patched(*args, **kwargs)
+                resources = closing()
+                try:
+                    result = patched(*args, **kwargs)
+                except BaseException as error:
+                    _close_sync(resources, error)
+                    raise
+                _close_sync(resources, None)
+                return result
             inject_into(injections, kwargs)
             return fn(*args, **kwargs)
 
@@ -152,3 +214,15 @@ def inject(fn: _F) -> _F:
     endpoint.__annotations__ = {k: v for k, v in annotations.items() if k not in injected}
     return cast(_F, endpoint)
 
+
+def _close_sync(resources: List[Any], error: Optional[BaseException]) -> None:
+    """Tear down each resource's instance in the current scope now, with ``error`` thrown in."""
+    for resource in resources:
+        resource._shutdown(error)
+
+
+async def _close_async(resources: List[Any], error: Optional[BaseException]) -> None:
+    for resource in resources:
+        outcome = resource._shutdown(error)
+        if inspect.isawaitable(outcome):
+            await outcome
