@@ -9,6 +9,7 @@ import asyncio
 import functools
 import inspect
 import sys
+import threading
 import traceback
 import weakref
 from typing import Any, Callable, Coroutine, Generator, Iterable, Optional, Sequence, Set, Tuple, TypeVar
@@ -339,6 +340,11 @@ class _Done:
 
 
 DONE = _Done()
+
+# What a pending creation's event becomes once the creation has ended, under the same lock as
+# the waiters register theirs: a thread that comes to wait after the end finds it already set.
+CREATION_ENDED = threading.Event()
+CREATION_ENDED.set()
 
 
 def scoped_function(make_scope: Callable[[], Any], func: Callable[..., Any]) -> Any:
