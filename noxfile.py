@@ -372,20 +372,27 @@ def no_compiler(session: nox.Session) -> None:
 
 @nox.session
 def cibuildwheel(session: nox.Session) -> None:
-    """The workflow is a valid GitHub workflow, and its cibuildwheel runs select exactly the
-    intended wheels."""
+    """The workflow is a valid GitHub workflow, its cibuildwheel runs select exactly the intended
+    wheels, and a release waits for the suite on free-threaded 3.14t with the GIL off."""
     install_tools(session, "cibuildwheel", "pyyaml", "check-jsonschema")
     session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(WORKFLOW))
-    runs = json.loads(
+    jobs = json.loads(
         session.run(
             "python", "-c",
-            "import json, sys, yaml; "
-            "workflow = yaml.safe_load(open(sys.argv[1])); "
-            "print(json.dumps(workflow['jobs']['wheels']['strategy']['matrix']['include']))",
+            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))['jobs']))",
             str(WORKFLOW),
             silent=True,
         )
     )
+    runs = jobs["wheels"]["strategy"]["matrix"]["include"]
+    # The free-threaded suite runs on 3.14t with the GIL kept off, in parallel threads, and a
+    # release waits for it.
+    threaded = json.dumps(jobs.get("free-threading", {}))
+    for needed in ('"python-version": "3.14t"', '"PYTHON_GIL": "0"', "--parallel-threads="):
+        if needed not in threaded:
+            session.error(f"the workflow's free-threading job lacks {needed}")
+    if "free-threading" not in jobs["publish"]["needs"]:
+        session.error("publishing does not wait for the free-threading job")
     # The workflow runs the cibuildwheel that constraints/tools.txt pins, the one installed here.
     workflow_text = WORKFLOW.read_text()
     if "pypa/cibuildwheel@" in workflow_text or not re.search(
