@@ -224,15 +224,14 @@ cdef class Scope:
     # Entering and leaving -------------------------------------------------------------------
 
     cdef int _activate(self) except -1:
-        cdef bint fresh
-        with cython.critical_section(self):  # one of two threads entering it at once wins
-            fresh = self._state == NEW
-            if fresh:
-                self._state = ACTIVE
-        if not fresh:
+        if self._state != NEW:
             raise ScopeError(reentered_message(self))
-        self._parent = _get_current()
-        self._token = PyContextVar_Set(_current_scope, self)
+        parent = _get_current()
+        token = PyContextVar_Set(_current_scope, self)
+        with cython.critical_section(self):  # threads entering it at once must not race on these
+            self._parent = parent
+            self._token = token
+            self._state = ACTIVE
         return 0
 
     cdef int _deactivate(self) except -1:
