@@ -207,9 +207,10 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(name=f"tests-{SID_PYTHON}")
 def tests_sid(session: nox.Session) -> None:
-    """tests-3.10 ... tests-3.13 for CPython 3.14, run in a Debian sid root (see .ci/sid-root),
-    the PostgreSQL tests included. The sdist is built here; the wheel, its install and the suite
-    happen in the root."""
+    """sdist -> wheel -> the whole suite on CPython 3.14, in a Debian sid root (.ci/sid-root).
+
+    Like the other tests-* sessions, PostgreSQL tests included. The sdist is built here; the
+    wheel, its install and the suite happen in the root, which is made when missing."""
     if os.geteuid() != 0:
         session.error(f"tests-{SID_PYTHON} runs CPython {SID_PYTHON} in a chroot: run it as root")
     session.run(str(SID_ROOT_SCRIPT), "build", str(SID_ROOT), external=True)
