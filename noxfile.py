@@ -6,6 +6,7 @@ package, never against the source tree.
 
     nox -l                  # the sessions
     nox -s tests-3.12       # one Python
+    nox -s tests-3.14       # CPython 3.14 in a Debian sid root (root user; made on first use)
     nox                     # all of them
 """
 
@@ -17,6 +18,7 @@ import re
 import shutil
 import subprocess
 import tarfile
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -29,9 +31,15 @@ BUILD_CONSTRAINTS = ROOT / "constraints" / "build.txt"
 TOOLS = ROOT / "constraints" / "tools.txt"
 WORKFLOW = ROOT / ".github" / "workflows" / "wheels.yml"
 
-# The wheels the release workflow must build: CPython 3.10-3.14 and free-threaded 3.13t/3.14t
-# on each platform, except CPython 3.10 on Windows ARM64, which has no official build.
-WHEEL_PYTHONS = ["cp310", "cp311", "cp312", "cp313", "cp314", "cp313t", "cp314t"]
+# CPython 3.14 is not installed on these machines: Debian sid's python3.14 runs in a chroot made by
+# .ci/sid-root, kept outside any checkout so that later runs on the machine reuse it.
+SID_PYTHON = "3.14"
+SID_ROOT = Path(os.environ.get("DI_SCOPES_SID_ROOT", "/var/cache/di-scopes/sid-3.14"))
+SID_ROOT_SCRIPT = ROOT / ".ci" / "sid-root"
+
+# The wheels the release workflow must build: CPython 3.10-3.14 and free-threaded 3.14t on each
+# platform, except CPython 3.10 on Windows ARM64, which has no official build.
+WHEEL_PYTHONS = ["cp310", "cp311", "cp312", "cp313", "cp314", "cp314t"]
 WHEEL_PLATFORMS = [
     "manylinux_x86_64",
     "musllinux_x86_64",
@@ -82,6 +90,7 @@ os.environ["PATH"] = os.pathsep.join([*_PYENV_BINS, os.environ.get("PATH", "")])
 
 nox.options.sessions = [
     *(f"tests-{python}" for python in PYTHONS),
+    f"tests-{SID_PYTHON}",
     "wheel",
     "dependency_injector",
     "compat",
@@ -217,6 +226,72 @@ def tests(session: nox.Session) -> None:
     run_suite(session, sdist)
 
 
+@nox.session(name=f"tests-{SID_PYTHON}")
+def tests_sid(session: nox.Session) -> None:
+    """sdist -> wheel -> the whole suite on CPython 3.14, in a Debian sid root (.ci/sid-root).
+
+    Like the other tests-* sessions, PostgreSQL tests included. The sdist is built here; the
+    wheel, its install and the suite happen in the root, which is made when missing."""
+    if os.geteuid() != 0:
+        session.error(f"tests-{SID_PYTHON} runs CPython {SID_PYTHON} in a chroot: run it as root")
+    session.run(str(SID_ROOT_SCRIPT), "build", str(SID_ROOT), external=True)
+    sdist = build_sdist(session)
+    work = Path(tempfile.mkdtemp(prefix="di-scopes-nox-", dir=SID_ROOT / "tmp"))
+    inside = "/" + str(work.relative_to(SID_ROOT))  # the same directory, seen from the root
+    venv = f"{inside}/venv"
+    base_env = {
+        "PATH": f"{venv}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": "/root",
+        "LANG": "C.UTF-8",
+        "PIP_CERT": "/etc/ssl/certs/ca-certificates.crt",
+        "SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
+
+    def in_root(*command: str, cwd: str = "/", silent: bool = False, **env: str) -> str:
+        assignments = [f"{name}={value}" for name, value in {**base_env, **env}.items()]
+        return session.run(
+            str(SID_ROOT_SCRIPT), "run", str(SID_ROOT), "env", "-i", "-C", cwd, *assignments, *command,
+            external=True, silent=silent,
+        )
+
+    try:
+        for source in (sdist, BUILD_CONSTRAINTS, TOOLS):
+            shutil.copy(source, work / source.name)
+        with tarfile.open(sdist) as tar:
+            tar.extractall(work / "unpacked", filter="data")
+        (project,) = (work / "unpacked").iterdir()
+
+        in_root(f"python{SID_PYTHON}", "-m", "venv", venv)
+        in_root("python", "-m", "pip", "install", "-q", "-c", f"{inside}/{TOOLS.name}", "pip")
+        in_root(
+            "pip", "wheel", "--no-deps", "--no-cache-dir",
+            "--build-constraint", f"{inside}/{BUILD_CONSTRAINTS.name}",
+            "--wheel-dir", f"{inside}/wheel", f"{inside}/{sdist.name}",
+            DI_SCOPES_REQUIRE_EXTENSION="1",
+        )
+        (wheel,) = (work / "wheel").glob("di_scopes-*.whl")
+        if not compiled_modules(wheel):
+            session.error(f"{wheel.name} has no compiled module")
+        in_root("pip", "install", "-q", f"{inside}/wheel/{wheel.name}[test]")
+        report = in_root(
+            "python", "-c",
+            "import json, platform, di_scopes; "
+            "print(json.dumps([platform.python_version(), di_scopes.IMPLEMENTATION, di_scopes.__file__]))",
+            silent=True,
+        )
+        version, active, location = json.loads(report.strip().splitlines()[-1])
+        if active != "cython" or not location.startswith(venv):
+            session.error(f"wanted the installed cython twin, got {active} from {location}")
+        session.log(f"CPython {version} in {SID_ROOT}: di_scopes {active} twin from {location}")
+        in_root(
+            "python", "-m", "pytest", *session.posargs,
+            cwd=f"{inside}/unpacked/{project.name}", DI_SCOPES_REQUIRE_POSTGRES="1",
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 @nox.session
 def wheel(session: nox.Session) -> None:
     """The distributions pass `twine check`; `auditwheel` accepts the wheel as manylinux."""
@@ -333,27 +408,38 @@ def no_compiler(session: nox.Session) -> None:
 
 @nox.session
 def cibuildwheel(session: nox.Session) -> None:
-    """The workflow is a valid GitHub workflow, and its cibuildwheel runs select exactly the
-    intended wheels."""
+    """The workflow is a valid GitHub workflow, its cibuildwheel runs select exactly the intended
+    wheels, and a release waits for the suite on free-threaded 3.14t with the GIL off."""
     install_tools(session, "cibuildwheel", "pyyaml", "check-jsonschema")
     session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(WORKFLOW))
-    runs = json.loads(
+    jobs = json.loads(
         session.run(
             "python", "-c",
-            "import json, sys, yaml; "
-            "workflow = yaml.safe_load(open(sys.argv[1])); "
-            "print(json.dumps(workflow['jobs']['wheels']['strategy']['matrix']['include']))",
+            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))['jobs']))",
             str(WORKFLOW),
             silent=True,
         )
     )
-    pinned = re.search(r"pypa/cibuildwheel@[0-9a-f]{40} # v(\S+)", WORKFLOW.read_text()).group(1)
+    runs = jobs["wheels"]["strategy"]["matrix"]["include"]
+    # The free-threaded suite runs on 3.14t with the GIL kept off, in parallel threads, and a
+    # release waits for it.
+    threaded = json.dumps(jobs.get("free-threading", {}))
+    for needed in ('"python-version": "3.14t"', '"PYTHON_GIL": "0"', "--parallel-threads="):
+        if needed not in threaded:
+            session.error(f"the workflow's free-threading job lacks {needed}")
+    if "free-threading" not in jobs["publish"]["needs"]:
+        session.error("publishing does not wait for the free-threading job")
+    # The workflow runs the cibuildwheel that constraints/tools.txt pins, the one installed here.
+    workflow_text = WORKFLOW.read_text()
+    if "pypa/cibuildwheel@" in workflow_text or not re.search(
+        r"pip install -c constraints/tools\.txt cibuildwheel\b", workflow_text
+    ):
+        session.error("the workflow must install cibuildwheel with -c constraints/tools.txt")
     installed = session.run(
         "python", "-c", "from importlib.metadata import version; print(version('cibuildwheel'))",
         silent=True,
     ).strip()
-    if pinned != installed:
-        session.error(f"the workflow runs cibuildwheel {pinned}, constraints/tools.txt {installed}")
+    session.log(f"cibuildwheel {installed}, as constraints/tools.txt pins it")
 
     env = {name: None for name in os.environ if name.startswith("CIBW_")}
     found: set[str] = set()

@@ -94,6 +94,20 @@ PATCHES = [
         "__pyx_di_init(_current_scope, _GeneratorType, _CoroutineType)\n",
         1,
     ),
+    # The limited API cannot give a Cython-made type instance vectorcall (no tp_vectorcall_offset,
+    # no flags to set): the abi3 build calls the providers through tp_call.
+    (
+        '    """\n    /* Vectorcall for the scoped providers:',
+        '    """\n    #if CYTHON_COMPILING_IN_LIMITED_API\n'
+        "    static void *__ds_vectorcall_address = NULL;\n"
+        "    static void __ds_enable_vectorcall(PyObject *type, Py_ssize_t offset, void *noargs) {\n"
+        "        (void)type; (void)offset; (void)noargs;\n"
+        "    }\n"
+        "    #else\n"
+        "    /* Vectorcall for the scoped providers:",
+        1,
+    ),
+    ("        PyType_Modified(t);\n    }\n    \"\"\"", "        PyType_Modified(t);\n    }\n    #endif\n    \"\"\"", 1),
     # Last: the fallbacks name the functions the replacements above take out.
     ("\n\ncdef enum:\n    PYGEN_RETURN = 0", FALLBACKS + "\n\ncdef enum:\n    PYGEN_RETURN = 0", 1),
 ]

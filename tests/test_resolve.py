@@ -154,6 +154,43 @@ def test_a_failed_creation_is_retried_by_the_waiting_threads(impl):
     assert len(attempts) == 2
 
 
+def test_a_thread_that_comes_to_wait_as_the_creation_ends_is_not_left_waiting(impl):
+    """A thread finds the creation pending and registers to wait just after it has ended: it
+    must not wait forever. Short creations, many threads and a tiny switch interval make that
+    ordering frequent; a lost wake-up leaves a thread blocked past the join timeout."""
+    import random
+    import sys
+
+    def short():
+        for _ in range(random.randrange(200)):
+            pass
+        return object()
+
+    provider = impl.ContextLocalSingleton(short)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        deadline = time.monotonic() + 2.0
+        rounds = 0
+        while rounds < 1500 and time.monotonic() < deadline:
+            rounds += 1
+            results = []
+            with impl.scope():
+                threads = [
+                    threading.Thread(target=contextvars.copy_context().run, args=(lambda: results.append(provider()),), daemon=True)
+                    for _ in range(8)
+                ]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join(5)
+                stuck = sum(thread.is_alive() for thread in threads)
+                assert stuck == 0, f"round {rounds}: {stuck} thread(s) still waiting for a creation that ended"
+            assert len(results) == 8 and all(r is results[0] for r in results)
+    finally:
+        sys.setswitchinterval(interval)
+
+
 def test_exactly_one_instance_when_tasks_race_for_an_async_resource(impl):
     created = []
 

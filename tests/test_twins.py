@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+import re
 import subprocess
 import sys
+import sysconfig
 import textwrap
 
 import pytest
@@ -211,3 +213,24 @@ def test_both_twins_tell_the_same_story(request):
     assert "async in sync close: ScopeError" in c
     assert "values: ok [1, 1, 'd', 2, 1]" in c
     assert "value missing: ScopeError" in c and "value in closed scope: ScopeError" in c
+
+
+@pytest.mark.skipif(not sysconfig.get_config_var("Py_GIL_DISABLED"), reason="free-threaded CPython only")
+def test_on_free_threaded_python_only_dependency_injector_asks_for_the_gil(request):
+    """The compiled twin declares free-threading support; dependency-injector does not yet, so
+    importing it is what turns the GIL back on (unless PYTHON_GIL=0)."""
+    if not c_extensions_expected(request.config):
+        pytest.skip("the compiled twin is not expected here")
+    environment = {name: value for name, value in os.environ.items() if name != "PYTHON_GIL"}
+    result = subprocess.run(
+        [sys.executable, "-v", "-c", "import di_scopes._scope_c"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    asking = re.findall(r"# loading module '([^']+)', which requires the GIL", result.stderr)
+    assert asking, "no module asked for the GIL: has dependency-injector declared free-threading support?"
+    assert "di_scopes._scope_c" not in asking
+    assert all(name.split(".")[0] == "dependency_injector" for name in asking), asking

@@ -11,6 +11,7 @@ import functools
 import importlib
 import inspect
 import sys
+import threading
 import traceback
 import weakref
 from typing import Any, Awaitable, Callable, Coroutine, Dict, Generator, Iterable, Optional, Sequence, Set, Tuple, TypeVar
@@ -472,6 +473,11 @@ def eagerly(coro: Coroutine[Any, Any, Any]) -> Any:
     if finished:
         return DONE
     return _Resumption(coro, yielded)
+
+# What a pending creation's event becomes once the creation has ended, under the same lock as
+# the waiters register theirs: a thread that comes to wait after the end finds it already set.
+CREATION_ENDED = threading.Event()
+CREATION_ENDED.set()
 
 
 def scoped_function(make_scope: Callable[[], Any], func: Callable[..., Any]) -> Any:

@@ -1,4 +1,4 @@
-# cython: language_level=3, embedsignature=True
+# cython: language_level=3, embedsignature=True, freethreading_compatible=True
 """Scopes and scoped providers, compiled: the twin of ``_scope_py.py``.
 
 The structure follows the pure twin function by function; a comment names the counterpart where
@@ -9,6 +9,8 @@ leaving a generator resource raises ``StopIteration``.
 Shared state (a scope's instance table and teardown list) is only touched inside
 ``critical_section`` blocks that call no Python code and allocate no tracked objects: with the GIL
 they cannot be interleaved, and on a free-threaded build the critical section locks the scope.
+The same holds for the other fields that threads share once set (a scope's state and token, an
+entry's event, a resource's caller), so the module declares ``freethreading_compatible``.
 """
 
 cimport cython
@@ -28,6 +30,7 @@ from types import AsyncGeneratorType
 from dependency_injector import errors, providers
 
 from ._common import (
+    CREATION_ENDED,
     DEFAULT_SCOPE_NAME,
     ScopeError,
     bind_scope_name,
@@ -193,6 +196,7 @@ cdef object _get_running_loop = asyncio.get_running_loop
 cdef object _shield = asyncio.shield
 cdef object _is_provider = providers.is_provider
 cdef object _is_delegated = providers.is_delegated
+cdef object _CREATION_ENDED = CREATION_ENDED
 
 
 # States of an entry.
@@ -303,14 +307,18 @@ cdef class Scope:
     cdef int _activate(self) except -1:
         if self._state != NEW:
             raise ScopeError(reentered_message(self))
-        self._parent = _get_current()
-        self._token = PyContextVar_Set(_current_scope, self)
-        self._state = ACTIVE
+        parent = _get_current()
+        token = PyContextVar_Set(_current_scope, self)
+        with cython.critical_section(self):  # threads entering it at once must not race on these
+            self._parent = parent
+            self._token = token
+            self._state = ACTIVE
         return 0
 
     cdef int _deactivate(self) except -1:
-        token = self._token
-        self._token = None
+        with cython.critical_section(self):
+            token = self._token
+            self._token = None
         if PyContextVar_Reset(_current_scope, token) < 0:
             if not PyErr_ExceptionMatches(ValueError):
                 return -1
@@ -450,8 +458,7 @@ cdef class Scope:
                 if self._entries[len(self._entries) - 1] is not entry:
                     _remove(self._entries, entry)  # ready entries keep their creation order
                     self._entries.append(entry)
-        if entry.event is not None:
-            entry.event.set()
+        _end_creation(entry)  # the pure twin swaps the event inside its lock
         return stored
 
     cdef int _forget(self, _Entry entry) except -1:
@@ -459,8 +466,7 @@ cdef class Scope:
         with cython.critical_section(self):
             if self._state == ACTIVE:
                 _remove(self._entries, entry)
-        if entry.event is not None:
-            entry.event.set()
+        _end_creation(entry)
         return 0
 
     cdef object _start_async(self, _ScopedProvider provider, obj, _Entry entry):
@@ -571,15 +577,19 @@ cdef class Scope:
         From here on the entry list only shrinks to nothing in _finish_close: creations that end
         later leave their pending entries alone, and instances stay readable during teardown.
         """
+        cdef list entries = None
         with cython.critical_section(self):
             if self._state >= CLOSING:
                 return None
             self._state = CLOSING
-        return self._entries if self._entries is not None else _NOTHING
+            entries = self._entries
+        return entries if entries is not None else _NOTHING
 
     cdef inline void _finish_close(self) noexcept:
-        self._state = CLOSED
-        self._entries = None
+        with cython.critical_section(self):
+            self._state = CLOSED
+            entries = self._entries  # released after the guarded block: it may run finalizers
+            self._entries = None
 
     def close(self, exc=None):
         """Tear down what the scope created, newest first, with ``exc`` thrown in.
@@ -754,14 +764,22 @@ cdef bint _needs_await(list entries):
 
 cdef int _wait_for(_Entry entry) except -1:
     """Block until another thread's creation of ``entry`` ends."""
-    event = entry.event
-    if event is None:
-        event = threading.Event()  # made outside the guarded block: it runs Python code
-        with cython.critical_section(entry):
-            if entry.event is None:
-                entry.event = event
-        event = entry.event
+    made = threading.Event()  # made outside the guarded block: it runs Python code
+    with cython.critical_section(entry):
+        if entry.event is None:
+            entry.event = made
+        event = entry.event  # CREATION_ENDED if the creation ended meanwhile
     event.wait()
+    return 0
+
+
+cdef int _end_creation(_Entry entry) except -1:
+    """Wake the threads waiting for ``entry``'s creation; later ones find CREATION_ENDED."""
+    with cython.critical_section(entry):
+        event = entry.event
+        entry.event = _CREATION_ENDED
+    if event is not None:
+        event.set()
     return 0
 
 
@@ -950,6 +968,18 @@ cdef inline Scope _open_scope(Scope scope):
 cdef object _NOT_CACHED = object()
 
 
+cdef inline object _ready_value(Scope scope, provider):
+    """The instance of ``provider`` ready in ``scope``, or _NOT_CACHED. (The pure twin reads its
+    instance table without a lock: a dict read is atomic there.)"""
+    cdef _Entry entry
+    with cython.critical_section(scope):
+        if scope._entries is not None:
+            entry = _find(scope._entries, provider)
+            if entry is not None and entry.state == READY:
+                return entry.value
+    return _NOT_CACHED
+
+
 cdef extern from *:
     """
     /* Vectorcall for the scoped providers: a call without arguments, the common case, reaches
@@ -1027,6 +1057,13 @@ cdef class _ScopedProvider(Provider):
     cdef str _scope_name
     cdef bint _tears_down  # the pure twin's class attribute
 
+    cdef void _drop_caller(self) noexcept:
+        """Forget the caller made from the old injections (read and replaced under the lock:
+        another thread may be resolving with it)."""
+        with cython.critical_section(self):
+            caller = self._caller
+            self._caller = None
+
     def __call__(self, *args, **kwargs):
         """Resolve: the current scope's instance, created on first use.
 
@@ -1039,20 +1076,19 @@ cdef class _ScopedProvider(Provider):
     cdef inline object _cached(self):
         """The instance for this call in the scope it binds to, if ready, else _NOT_CACHED."""
         cdef Scope scope
-        cdef _Entry entry
         if self._last_overriding is None:
             scope = _get_current()
             if self._scope_name is not None:
                 scope = _named_scope(scope, self._scope_name)
             elif scope is not None and scope._exclusive:
                 scope = _open_scope(scope)
-            if scope is not None and scope._entries is not None:
-                entry = _find(scope._entries, self)
-                if entry is not None and entry.state == READY:
+            if scope is not None:
+                value = _ready_value(scope, self)
+                if value is not _NOT_CACHED:
                     if self._async_mode == ASYNC_MODE_DISABLED:
-                        return entry.value
-                    if self._async_mode == ASYNC_MODE_ENABLED and isinstance(entry.value, _Future):
-                        return entry.value
+                        return value
+                    if self._async_mode == ASYNC_MODE_ENABLED and isinstance(value, _Future):
+                        return value
         return _NOT_CACHED
 
     cdef object _call(self, tuple args, dict kwargs):
@@ -1103,16 +1139,14 @@ cdef class _ScopedProvider(Provider):
     cdef object _resolve(self, Scope scope, tuple args, dict kwargs):
         """_provide() for the scope this provider binds to (None: no such scope is active).
         The pure twin looks the scope up in _scope()."""
-        cdef _Entry entry
         if scope is None:
             current = _get_current()
             if self._scope_name is None or current is None:
                 raise ScopeError(no_scope_message(self))
             raise ScopeError(unknown_scope_message(self, self._scope_name, current))
-        if scope._entries is not None:
-            entry = _find(scope._entries, self)
-            if entry is not None and entry.state == READY:
-                return entry.value
+        value = _ready_value(scope, self)
+        if value is not _NOT_CACHED:
+            return value
         return scope._get_or_create(self, args, kwargs)
 
     cdef object _instantiate(self, tuple args, dict kwargs):
@@ -1127,11 +1161,7 @@ cdef class _ScopedProvider(Provider):
     cdef bint _has_instance(self):
         """Whether the scope this provider binds to holds a created instance."""
         cdef Scope scope = self._scope_or_none()
-        cdef _Entry entry
-        if scope is None or scope._entries is None:
-            return False
-        entry = _find(scope._entries, self)
-        return entry is not None and entry.state == READY
+        return scope is not None and _ready_value(scope, self) is not _NOT_CACHED
 
     # dependency-injector's provider protocol ------------------------------------------------
 
@@ -1179,7 +1209,7 @@ cdef class _ScopedProvider(Provider):
 
     def set_provides(self, provides):
         self._inner.set_provides(check_provides(self, provides))
-        self._caller = None
+        self._drop_caller()
         return self
 
     @property
@@ -1189,17 +1219,17 @@ cdef class _ScopedProvider(Provider):
 
     def add_args(self, *args):
         self._inner.add_args(*args)
-        self._caller = None
+        self._drop_caller()
         return self
 
     def set_args(self, *args):
         self._inner.set_args(*args)
-        self._caller = None
+        self._drop_caller()
         return self
 
     def clear_args(self):
         self._inner.clear_args()
-        self._caller = None
+        self._drop_caller()
         return self
 
     @property
@@ -1209,17 +1239,17 @@ cdef class _ScopedProvider(Provider):
 
     def add_kwargs(self, **kwargs):
         self._inner.add_kwargs(**kwargs)
-        self._caller = None
+        self._drop_caller()
         return self
 
     def set_kwargs(self, **kwargs):
         self._inner.set_kwargs(**kwargs)
-        self._caller = None
+        self._drop_caller()
         return self
 
     def clear_kwargs(self):
         self._inner.clear_kwargs()
-        self._caller = None
+        self._drop_caller()
         return self
 
 
@@ -1310,6 +1340,8 @@ cdef class _Caller:
         self.names = tuple(named)
         self.named_values = tuple(named.values())
         self.named_calls = tuple([_injects(value) for value in self.named_values])
+        # Made here rather than on first use: the fields never change once a caller exists.
+        self.packer = providers.Callable(_pack, *self.values, **dict(zip(self.names, self.named_values)))
 
     cdef object call(self, tuple args, dict kwargs):
         cdef Py_ssize_t index
@@ -1318,8 +1350,6 @@ cdef class _Caller:
         cdef bint check = self.inner._async_mode != ASYNC_MODE_DISABLED
         cdef bint pending = False
         if kwargs:
-            if self.packer is None:
-                self.packer = providers.Callable(_pack, *self.values, **dict(zip(self.names, self.named_values)))
             packed = _make(self.packer, args, kwargs)
             if _awaitable(packed):
                 return _call_when_ready(self.provides, packed)
@@ -1372,11 +1402,16 @@ cdef class ContextLocalResource(_ScopedProvider):
         Provider.__init__(self)
 
     cdef object _instantiate(self, tuple args, dict kwargs):
-        if self._caller is None:
+        cdef _Caller caller
+        with cython.critical_section(self):  # a strong reference: see _drop_caller
+            caller = self._caller
+        if caller is None:
             if self._inner.provides is None:
                 raise errors.Error(no_provides_message(self))
-            self._caller = _Caller(self._inner)
-        return self._caller.call(args, kwargs)
+            caller = _Caller(self._inner)
+            with cython.critical_section(self):
+                self._caller = caller
+        return caller.call(args, kwargs)
 
     @property
     def initialized(self):

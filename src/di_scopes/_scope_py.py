@@ -36,6 +36,7 @@ from typing import (
 from dependency_injector import errors, providers
 
 from ._common import (
+    CREATION_ENDED,
     DEFAULT_SCOPE_NAME,
     DONE,
     Ready,
@@ -304,8 +305,9 @@ class Scope:
                         self._teardowns.append(teardown)
             elif instances is not None and instances.get(provider) is pending:
                 del instances[provider]
-        if pending.event is not None:
-            pending.event.set()
+            event, pending.event = pending.event, CREATION_ENDED
+        if event is not None:
+            event.set()
         return stored
 
     def _forget(self, provider: Any, pending: _Pending) -> None:
@@ -314,8 +316,9 @@ class Scope:
             instances = self._instances
             if instances is not None and instances.get(provider) is pending:
                 del instances[provider]
-        if pending.event is not None:
-            pending.event.set()
+            event, pending.event = pending.event, CREATION_ENDED
+        if event is not None:
+            event.set()
 
     def _start_async(self, provider: Any, obj: Any, pending: _Pending) -> Any:
         try:
