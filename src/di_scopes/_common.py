@@ -145,6 +145,14 @@ def circular_message(provider: Any) -> str:
     )
 
 
+def thread_cycle_message(provider: Any) -> str:
+    return (
+        f"{describe(provider)} depends on itself: code that its creation started in another "
+        "thread (in a copy of its context) resolved it again, and would wait for that creation "
+        "forever. Break the cycle in the container, or resolve it once its creation has returned."
+    )
+
+
 def reentered_message(scope: Any) -> str:
     return (
         f"scope {scope.name!r} was already entered; a Scope object runs once. Call "

@@ -49,6 +49,7 @@ from ._common import (
     resume_in_task,
     shielded,
     start,
+    thread_cycle_message,
     unknown_scope_message,
 )
 
@@ -65,6 +66,7 @@ __all__ = [
 cdef extern from "Python.h":
     int PyIter_Send(object iterator, object arg, PyObject** presult) except -1
     int PyContextVar_Reset(object var, object token)  # checked by hand
+    int _reset_context_var "PyContextVar_Reset"(object var, object token) except -1
     bint PyGen_CheckExact(object obj)
     bint PyCoro_CheckExact(object obj)
     unsigned long PyThread_get_thread_ident()
@@ -96,6 +98,7 @@ cdef enum:
     FOUND_TASK
     FOUND_RACE
     FOUND_CYCLE
+    FOUND_THREAD_CYCLE
     FOUND_CLOSED
 
 # Teardown kinds; the async ones sort last.  NO_TEARDOWN stands for the pure twin's None.
@@ -109,6 +112,7 @@ cdef enum:
 
 
 cdef object _current_scope = ContextVar("di_scopes.current_scope", default=None)
+cdef object _creating = ContextVar("di_scopes.creating", default=None)  # see the pure twin
 cdef object _Future = asyncio.Future
 cdef object _shield = asyncio.shield
 cdef object _is_provider = providers.is_provider
@@ -165,6 +169,15 @@ cdef inline void _remove(list entries, _Entry entry) noexcept:
         if entries[index] is entry:
             del entries[index]
             return
+
+
+cdef inline bint _is_creating(creating, _Entry entry) noexcept:
+    """Whether ``entry`` is among the creations in progress ``creating`` (see the pure twin)."""
+    while creating is not None:
+        if (<tuple>creating)[0] is entry:
+            return True
+        creating = (<tuple>creating)[1]
+    return False
 
 
 cdef inline Scope _get_current():
@@ -292,6 +305,8 @@ cdef class Scope:
             with cython.critical_section(self):
                 if self._entries is None:
                     self._entries = entries
+        event = None  # made outside the guarded block (it runs Python code), installed inside
+        creating = get_value(_creating)
         while True:
             value = None
             with cython.critical_section(self):
@@ -310,8 +325,14 @@ cdef class Scope:
                         outcome = FOUND_TASK
                     elif entry.thread == me:
                         outcome = FOUND_CYCLE
+                    elif _is_creating(creating, entry):
+                        outcome = FOUND_THREAD_CYCLE
                     else:
-                        value = entry
+                        # Installed in the block where _store and _forget publish the end of the
+                        # creation: it cannot end between this check and the wait unnoticed.
+                        if entry.event is None:
+                            entry.event = event
+                        value = entry.event
                         outcome = FOUND_RACE
             if outcome == FOUND_NOTHING:
                 break
@@ -323,14 +344,22 @@ cdef class Scope:
                 raise ScopeError(closed_scope_message(provider, self))
             if outcome == FOUND_CYCLE:
                 raise ScopeError(circular_message(provider))
-            _wait_for(<_Entry>value)
+            if outcome == FOUND_THREAD_CYCLE:
+                raise ScopeError(thread_cycle_message(provider))
+            if value is None:  # no event to wait on yet: make one, and look again
+                event = threading.Event()
+            else:
+                value.wait()
 
+        token = PyContextVar_Set(_creating, (mine, creating))
         try:
             obj = provider._instantiate(args, kwargs)
             value = _enter(provider, obj, &kind)
         except BaseException:
             self._forget(mine)
             raise
+        finally:
+            _reset_context_var(_creating, token)
         if kind == AWAIT:
             return self._start_async(provider, obj, mine)
         mine.kind = kind
@@ -554,19 +583,6 @@ cdef bint _needs_await(list entries):
         if entry.state == READY and entry.kind != NO_TEARDOWN and (entry.kind >= AGEN or entry.thread != me):
             return True
     return False
-
-
-cdef int _wait_for(_Entry entry) except -1:
-    """Block until another thread's creation of ``entry`` ends."""
-    event = entry.event
-    if event is None:
-        event = threading.Event()  # made outside the guarded block: it runs Python code
-        with cython.critical_section(entry):
-            if entry.event is None:
-                entry.event = event
-        event = entry.event
-    event.wait()
-    return 0
 
 
 cdef object _make(Provider inner, tuple args, dict kwargs):

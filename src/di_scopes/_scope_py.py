@@ -57,6 +57,7 @@ from ._common import (
     resume_in_task,
     shielded,
     start,
+    thread_cycle_message,
     unknown_scope_message,
 )
 
@@ -85,6 +86,11 @@ _AWAIT = -1  # not a teardown kind: the object must be awaited before it is know
 _Teardown = Tuple[int, Any, "_ScopedProvider[Any]", int]
 
 _current_scope: ContextVar[Optional["Scope"]] = ContextVar("di_scopes.current_scope", default=None)
+
+# The creations in progress in this context, innermost first, as nested pairs (pending, outer).
+# A thread started in a copy of the context during a creation inherits them: if it resolves one of
+# them, it waits for a creation that may be waiting for it.
+_creating: ContextVar[Optional[Tuple["_Pending", Any]]] = ContextVar("di_scopes.creating", default=None)
 
 # Guards the instance tables and teardown lists of all scopes. Held only around dict and list
 # updates, never while user code runs.
@@ -219,6 +225,7 @@ class Scope:
 
     def _get_or_create(self, provider: _ScopedProvider[Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
         me = get_ident()
+        creating = _creating.get()
         while True:
             with _lock:
                 if self._state != _ACTIVE:
@@ -236,14 +243,24 @@ class Scope:
                     return asyncio.shield(value.task)
                 if value.owner == me:
                     raise ScopeError(circular_message(provider))
-            _wait_for(value)
+                if _is_creating(creating, value):
+                    raise ScopeError(thread_cycle_message(provider))
+                # Made under the lock that _store and _forget take before they look for it: the
+                # creation cannot end between this check and the wait without waking the waiter.
+                event = value.event
+                if event is None:
+                    event = value.event = threading.Event()
+            event.wait()
 
+        token = _creating.set((pending, creating))
         try:
             obj = provider._instantiate(args, kwargs)
             kind, value = _enter(provider, obj)
         except BaseException:
             self._forget(provider, pending)
             raise
+        finally:
+            _creating.reset(token)
         if kind == _AWAIT:
             return self._start_async(provider, obj, pending)
         teardown = None if kind is None else (kind, obj, provider, me)
@@ -445,13 +462,13 @@ def _make(inner: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
     return obj
 
 
-def _wait_for(entry: _Pending) -> None:
-    """Block until another thread's creation of ``entry`` ends."""
-    with _lock:
-        if entry.event is None:
-            entry.event = threading.Event()
-        event = entry.event
-    event.wait()
+def _is_creating(creating: Optional[Tuple[_Pending, Any]], pending: _Pending) -> bool:
+    """Whether ``pending`` is among the creations in progress ``creating`` (see _creating)."""
+    while creating is not None:
+        if creating[0] is pending:
+            return True
+        creating = creating[1]
+    return False
 
 
 def _enter(provider: _ScopedProvider[Any], obj: Any) -> Tuple[Optional[int], Any]:
