@@ -33,16 +33,21 @@ from ._common import (
     ScopeError,
     bind_scope_name,
     check_exception,
+    check_exclusive,
     check_scope_name,
     circular_message,
     closed_during_creation_message,
     closed_scope_message,
     didnt_stop_message,
     didnt_yield_message,
+    exited_out_of_order_message,
+    exited_twice_message,
     gc_open_message,
     in_teardown_thread,
     no_loop_message,
     no_scope_message,
+    not_entered_message,
+    only_exclusive_message,
     reentered_message,
     report_teardown,
     scoped_function,
@@ -204,7 +209,7 @@ cdef class Scope:
 
     def __init__(self, name=DEFAULT_SCOPE_NAME, *, exclusive=False):
         self._name = check_scope_name(name)
-        self._exclusive = exclusive
+        self._exclusive = check_exclusive(exclusive)
 
     @property
     def name(self):
@@ -251,11 +256,44 @@ cdef class Scope:
                 PyContextVar_Set(_current_scope, self._parent)
         return 0
 
+    cdef list _check_exit(self, exc, str method):
+        """Refuse an exit that cannot be right; return the scopes still open inside this one
+        (innermost first) when it is exited before them, else None."""
+        if exc is not None:
+            check_exception(exc, method)
+        if self._token is None:
+            raise ScopeError(not_entered_message(self) if self._state == NEW else exited_twice_message(self))
+        cdef Scope current = _get_current()
+        if current is self:
+            return None
+        cdef list inner = []
+        while current is not None and current is not self:
+            inner.append(current)
+            current = current._parent
+        return inner if current is self else None  # else: left in another context
+
+    cdef object _exit_out_of_order(self, list inner):
+        """Close the scopes left open inside this one; return the error to raise."""
+        cdef Scope scope
+        error = ScopeError(exited_out_of_order_message(self, inner))
+        for scope in inner:
+            scope._token = None  # its own exit, if it comes, is a second one
+            scope._close(error)
+        return error
+
     def __enter__(self):
         self._activate()
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        cdef list inner = self._check_exit(exc, "__exit__()")
+        if inner is not None:
+            error = self._exit_out_of_order(inner)
+            try:
+                self._close(error)
+            finally:
+                self._deactivate()
+            raise error
         try:
             self._close(exc)
         finally:
@@ -267,6 +305,9 @@ cdef class Scope:
 
     def __aexit__(self, exc_type, exc, tb):
         # Not a coroutine: a scope with nothing to await is closed before this returns.
+        cdef list inner = self._check_exit(exc, "__aexit__()")
+        if inner is not None:
+            return self._aexit_out_of_order(inner)
         cdef list entries = self._begin_close()
         if entries is not None and _needs_await(entries):
             return self._aexit_awaiting(entries, exc)
@@ -282,6 +323,18 @@ cdef class Scope:
             await self._teardown_awaiting(entries, exc)
         finally:
             self._deactivate()
+
+    async def _aexit_out_of_order(self, list inner):
+        cdef Scope scope
+        error = ScopeError(exited_out_of_order_message(self, inner))
+        for scope in inner:
+            scope._token = None  # its own exit, if it comes, is a second one
+            await scope.aclose(error)
+        try:
+            await self.aclose(error)
+        finally:
+            self._deactivate()
+        raise error
 
     def __call__(self, func):
         """Decorate a sync or async function: each call runs in a fresh scope of this name."""
@@ -893,8 +946,10 @@ cdef class _ScopedProvider(Provider):
         cdef _Entry entry
         if scope is None:
             current = _get_current()
-            if self._scope_name is None or current is None:
+            if current is None:
                 raise ScopeError(no_scope_message(self))
+            if self._scope_name is None:
+                raise ScopeError(only_exclusive_message(self, current))
             raise ScopeError(unknown_scope_message(self, self._scope_name, current))
         if scope._entries is not None:
             entry = _find(scope._entries, self)
@@ -1212,9 +1267,12 @@ def scope(name=DEFAULT_SCOPE_NAME, *, exclusive=False):
     ``@scope("job")`` or bare ``@scope``): each call of the decorated function runs in a fresh scope.
     An ``exclusive`` scope holds only providers bound to its name with ``in_scope()``; the others
     resolve in the enclosing scope (the FastAPI integration's "endpoint" scope is one).
+    ``exclusive`` is ``True`` or ``False``; a ``str`` subclass as ``name`` (a ``StrEnum`` member)
+    is kept as its plain ``str`` value. Scopes exit innermost first: exiting one while a scope
+    entered inside it is open raises ``ScopeError`` and closes both.
     """
     cdef Scope created
-    if type(name) is str and name:
+    if type(name) is str and name and (exclusive is False or exclusive is True):
         created = Scope.__new__(Scope)
         created._name = name
         created._exclusive = exclusive

@@ -41,16 +41,21 @@ from ._common import (
     ScopeError,
     bind_scope_name,
     check_exception,
+    check_exclusive,
     check_scope_name,
     circular_message,
     closed_during_creation_message,
     closed_scope_message,
     didnt_stop_message,
     didnt_yield_message,
+    exited_out_of_order_message,
+    exited_twice_message,
     gc_open_message,
     in_teardown_thread,
     no_loop_message,
     no_scope_message,
+    not_entered_message,
+    only_exclusive_message,
     reentered_message,
     report_teardown,
     scoped_function,
@@ -125,7 +130,7 @@ class Scope:
     def __init__(self, name: str = DEFAULT_SCOPE_NAME, *, exclusive: bool = False) -> None:
         self._state = _NEW
         self._name = check_scope_name(name)
-        self._exclusive = bool(exclusive)
+        self._exclusive = check_exclusive(exclusive)
         self._parent: Optional[Scope] = None
         self._instances: Optional[Dict[Any, Any]] = None  # provider -> instance | _Pending
         self._teardowns: Optional[List[_Teardown]] = None  # in creation order
@@ -172,6 +177,29 @@ class Scope:
             if _current_scope.get() is self:
                 _current_scope.set(self._parent)
 
+    def _check_exit(self, exc: Optional[BaseException], method: str) -> Optional[List[Scope]]:
+        """Refuse an exit that cannot be right; return the scopes still open inside this one
+        (innermost first) when it is exited before them, else None."""
+        check_exception(exc, method)
+        if self._token is None:
+            raise ScopeError(not_entered_message(self) if self._state == _NEW else exited_twice_message(self))
+        current = _current_scope.get()
+        if current is self:
+            return None
+        inner = []
+        while current is not None and current is not self:
+            inner.append(current)
+            current = current._parent
+        return inner if current is self else None  # else: left in another context
+
+    def _exit_out_of_order(self, inner: List[Scope]) -> ScopeError:
+        """Close the scopes left open inside this one; return the error to raise."""
+        error = ScopeError(exited_out_of_order_message(self, inner))
+        for scope in inner:
+            scope._token = None  # its own exit, if it comes, is a second one
+            scope.close(error)
+        return error
+
     def __enter__(self) -> Scope:
         self._activate()
         return self
@@ -182,6 +210,14 @@ class Scope:
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
     ) -> None:
+        inner = self._check_exit(exc, "__exit__()")
+        if inner is not None:
+            error = self._exit_out_of_order(inner)
+            try:
+                self.close(error)
+            finally:
+                self._deactivate()
+            raise error
         try:
             self.close(exc)
         finally:
@@ -198,6 +234,9 @@ class Scope:
         tb: Optional[TracebackType],
     ) -> Awaitable[None]:
         # Not a coroutine: a scope with nothing to await is closed before this returns.
+        inner = self._check_exit(exc, "__aexit__()")
+        if inner is not None:
+            return self._aexit_out_of_order(inner)
         teardowns = self._begin_close()
         if teardowns is not None and _needs_await(teardowns):
             return self._aexit_awaiting(teardowns, exc)
@@ -213,6 +252,17 @@ class Scope:
             await self._teardown_awaiting(teardowns, exc)
         finally:
             self._deactivate()
+
+    async def _aexit_out_of_order(self, inner: List[Scope]) -> None:
+        error = ScopeError(exited_out_of_order_message(self, inner))
+        for scope in inner:
+            scope._token = None  # its own exit, if it comes, is a second one
+            await scope.aclose(error)
+        try:
+            await self.aclose(error)
+        finally:
+            self._deactivate()
+        raise error
 
     def __call__(self, func: _F) -> _F:
         """Decorate a sync or async function: each call runs in a fresh scope of this name."""
@@ -631,8 +681,10 @@ class _ScopedProvider(providers.Provider[_T]):
         """_provide() for the scope this provider binds to (None: no such scope is active)."""
         if scope is None:
             current = _current_scope.get()
-            if self._scope_name is None or current is None:
+            if current is None:
                 raise ScopeError(no_scope_message(self))
+            if self._scope_name is None:
+                raise ScopeError(only_exclusive_message(self, current))
             raise ScopeError(unknown_scope_message(self, self._scope_name, current))
         instances = scope._instances
         if instances is not None:
@@ -936,6 +988,9 @@ def scope(name: Union[str, _F] = DEFAULT_SCOPE_NAME, *, exclusive: bool = False)
     ``@scope("job")`` or bare ``@scope``): each call of the decorated function runs in a fresh scope.
     An ``exclusive`` scope holds only providers bound to its name with ``in_scope()``; the others
     resolve in the enclosing scope (the FastAPI integration's "endpoint" scope is one).
+    ``exclusive`` is ``True`` or ``False``; a ``str`` subclass as ``name`` (a ``StrEnum`` member)
+    is kept as its plain ``str`` value. Scopes exit innermost first: exiting one while a scope
+    entered inside it is open raises ``ScopeError`` and closes both.
     """
     if callable(name):
         return scoped_function(Scope, name)  # type: ignore[no-any-return]
