@@ -533,3 +533,69 @@ def test_async_scope_that_never_suspends_needs_no_task(impl):
         return list(created)
 
     assert asyncio.run(main()) == []
+
+
+@pytest.mark.parametrize("ending", ["success", "failure"])
+def test_no_reference_cycles_when_teardowns_fail(impl, ending):
+    """A teardown error, raised in a group or attached to the scope's exception as a note, keeps
+    no frame of the teardown that holds the error (a cycle through the scope and its instances)."""
+
+    def session():
+        try:
+            yield "s"
+        finally:
+            raise OSError("teardown failed")
+
+    provider = impl.ContextLocalResource(session)
+
+    def run():
+        try:
+            with impl.scope():
+                provider()
+                if ending == "failure":
+                    raise KeyError("request failed")
+        except BaseException as error:  # noqa: B902 - the group or the KeyError
+            return error
+
+    gc.collect()
+    gc.disable()
+    try:
+        errors = [run() for _ in range(200)]
+        found = gc.collect()
+    finally:
+        gc.enable()
+    assert found == 0
+    if ending == "success":
+        assert all(type(e).__name__ == "ExceptionGroup" and isinstance(e.exceptions[0], OSError) for e in errors)
+    else:
+        assert all(isinstance(e, KeyError) and "teardown failed" in e.__notes__[0] for e in errors)
+
+
+def test_no_reference_cycles_when_async_teardowns_fail(impl):
+    async def connection():
+        try:
+            yield "c"
+        finally:
+            raise OSError("teardown failed")
+
+    provider = impl.ContextLocalResource(connection)
+
+    async def run():
+        try:
+            async with impl.scope():
+                await provider()
+        except BaseException as error:  # noqa: B902
+            return error
+
+    async def main():
+        return [await run() for _ in range(200)]
+
+    gc.collect()
+    gc.disable()
+    try:
+        errors = asyncio.run(main())
+        found = gc.collect()
+    finally:
+        gc.enable()
+    assert all(isinstance(e.exceptions[0], OSError) for e in errors)
+    assert found < 100  # what asyncio.run leaves behind, nothing per scope

@@ -445,8 +445,9 @@ class Scope:
             self._teardown(teardowns, exc)
 
     def _teardown(self, teardowns: List[_Teardown], exc: Optional[BaseException]) -> None:
-        errors: List[Tuple[Any, BaseException]] = []
+        errors: Optional[List[Tuple[Any, BaseException]]] = []
         async_left = []
+        error = None
         try:
             for kind, obj, provider, _ in reversed(teardowns):
                 if kind >= _AGEN:
@@ -454,11 +455,16 @@ class Scope:
                     continue
                 error = _exit_sync(kind, obj, exc, provider)
                 if error is not None:
-                    errors.append((provider, error))
+                    errors.append((provider, error))  # type: ignore[union-attr]
         finally:
             self._finish_close()
-        if errors or async_left:
-            report_teardown(self, exc, errors, async_left)
+        try:
+            if errors or async_left:
+                report_teardown(self, exc, errors, async_left)  # type: ignore[arg-type]
+        finally:
+            # The errors' tracebacks hold this frame (the teardown's frames point back to it):
+            # it must not hold them, or each failed scope is a reference cycle.
+            errors = error = None
 
     def aclose(self, exc: Optional[BaseException] = None) -> Awaitable[None]:
         """Tear down what the scope created, newest first, with ``exc`` thrown in; await it.
