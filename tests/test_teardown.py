@@ -601,3 +601,27 @@ def test_no_reference_cycles_when_async_teardowns_fail(impl):
         gc.enable()
     assert outcomes == [["teardown failed"]] * 200
     assert found < 100  # what asyncio.run leaves behind, nothing per scope
+
+
+def test_open_scope_collected_in_a_reference_cycle_warns(impl):
+    class Session:
+        scope = None
+
+    def session():
+        yield Session()
+
+    provider = impl.ContextLocalResource(session)
+
+    def leak():
+        s = impl.scope("cyclic")
+        s.__enter__()
+        provider().scope = s  # scope -> its instance -> scope
+
+    import contextvars
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        contextvars.copy_context().run(leak)
+        gc.collect()
+    messages = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert any("scope 'cyclic' was garbage-collected while open" in m for m in messages), messages

@@ -190,9 +190,8 @@ cdef inline Scope _get_current():
 
 
 @cython.final
-@cython.freelist(16)
 @cython.auto_pickle(False)
-cdef class Scope:
+cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, and __del__ would not run
     """A unit of work that owns one instance of each scoped provider resolved inside it.
 
     Enter it with ``with`` or ``async with`` (it nests in the current scope), or decorate a
@@ -615,17 +614,15 @@ cdef class Scope:
         if errors:
             report_teardown(self, exc, errors, ())
 
-    def __dealloc__(self):
-        # The pure twin's __del__; a finalizer slot would cost every scope a call.
+    def __del__(self):
+        # A finalizer (tp_finalize), not __dealloc__: the collector runs it before it clears a
+        # reference cycle, so a scope collected in a cycle still has its entries to name.
         cdef _Entry entry
         if self._state != ACTIVE or not self._entries:
             return
         live = [entry.provider for entry in self._entries if entry.state == READY and entry.kind != NO_TEARDOWN]
         if live:
-            try:
-                warnings.warn(gc_open_message(self._name, live), ResourceWarning)
-            except Exception:  # interpreter shutdown, or warnings turned into errors
-                pass
+            warnings.warn(gc_open_message(self._name, live), ResourceWarning)
 
 
 cdef bint _needs_await(list entries):
