@@ -187,6 +187,27 @@ def test_generator_must_yield_once(impl):
     assert info.group_contains(RuntimeError, match="yielded again")
 
 
+def test_a_generator_that_never_yields_raises_in_the_callers_context(impl):
+    """No StopIteration in the chain; an exception being handled is the context, as for any raise."""
+
+    def no_yield():
+        return
+        yield
+
+    provider = impl.ContextLocalResource(no_yield)
+    with impl.scope():
+        with pytest.raises(RuntimeError, match="finished without yielding") as alone:
+            provider()
+        try:
+            raise KeyError("handled")
+        except KeyError:
+            with pytest.raises(RuntimeError, match="finished without yielding") as handling:
+                provider()
+    assert alone.value.__context__ is None and alone.value.__cause__ is None
+    assert isinstance(handling.value.__context__, KeyError)
+    assert not handling.value.__suppress_context__
+
+
 def test_failed_creation_leaves_nothing_to_tear_down(impl):
     log = []
 

@@ -537,7 +537,9 @@ def _enter(provider: _ScopedProvider[Any], obj: Any) -> Tuple[Optional[int], Any
         try:
             return _GEN, next(obj)
         except StopIteration:
-            raise RuntimeError(didnt_yield_message(provider)) from None
+            pass
+        # Raised outside the handler: its context is the caller's, as in the compiled twin.
+        raise RuntimeError(didnt_yield_message(provider))
     if cls is AsyncGeneratorType:
         return _AWAIT, obj
     if hasattr(cls, "__enter__") and hasattr(cls, "__exit__"):
