@@ -327,3 +327,31 @@ class TestExclusiveScopes:
             return impl.current_scope().exclusive
 
         assert job() is True
+
+
+def test_a_sync_resource_over_an_async_one_resolved_in_a_thread_leaves_no_coroutine(impl):
+    """It cannot be created there (ScopeError), and nothing is left never awaited."""
+    import gc
+    import warnings
+
+    async def connection():
+        yield "connection"
+
+    def session(connection):
+        yield f"session on {connection}"
+
+    connection_provider = impl.ContextLocalResource(connection)
+    session_provider = impl.ContextLocalResource(session, connection_provider)
+
+    async def main():
+        async with impl.scope():
+            await connection_provider()
+            with pytest.raises(ScopeError, match="outside a running event loop"):
+                await asyncio.to_thread(session_provider)
+            assert await session_provider() == "session on connection"
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        asyncio.run(main())
+        gc.collect()
+    assert [str(w.message) for w in caught] == []

@@ -1160,7 +1160,7 @@ cdef class _Caller:
         if self.inner._async_mode == ASYNC_MODE_UNDEFINED:
             self.inner._async_mode = ASYNC_MODE_ENABLED if pending else ASYNC_MODE_DISABLED
         if pending:
-            return _call_when_ready(self.provides, _await_injections(positional, named))
+            return _call_with_injections(self.provides, positional, named)
         return self.provides(*positional, **named)
 
 
@@ -1239,6 +1239,11 @@ async def _await_injections(list args, dict kwargs):
     for name, value in zip(names, values[len(indexes):]):
         kwargs[name] = value
     return args, kwargs
+
+
+async def _call_with_injections(provides, list args, dict kwargs):
+    args, kwargs = await _await_injections(args, kwargs)
+    return provides(*args, **kwargs)
 
 
 async def _call_when_ready(provides, packed):

@@ -945,7 +945,7 @@ class _Caller:
             else:
                 self.inner.disable_async_mode()
         if pending:
-            return _call_when_ready(self.provides, _await_injections(positional, named))
+            return _call_with_injections(self.provides, positional, named)
         return self.provides(*positional, **named)
 
 
@@ -967,6 +967,13 @@ async def _await_injections(args: List[Any], kwargs: Dict[str, Any]) -> Tuple[Li
     for name, value in zip(names, values[len(indexes) :]):
         kwargs[name] = value
     return args, kwargs
+
+
+async def _call_with_injections(provides: Callable[..., Any], args: List[Any], kwargs: Dict[str, Any]) -> Any:
+    # Awaits _await_injections itself: were it handed one, closing this coroutine unstarted (no
+    # event loop) would leave that one never awaited, and warning.
+    args, kwargs = await _await_injections(args, kwargs)
+    return provides(*args, **kwargs)
 
 
 async def _call_when_ready(provides: Callable[..., Any], packed: Awaitable[Any]) -> Any:
