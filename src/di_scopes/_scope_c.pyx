@@ -863,6 +863,7 @@ cdef class _ScopedProvider(Provider):
     cdef _Caller _caller  # ContextLocalResource's way of calling provides, made on first use
     cdef str _scope_name
     cdef bint _tears_down  # the pure twin's class attribute
+    cdef bint _custom_provide  # a Python subclass overrides _provide: every call goes through it
 
     def __call__(self, *args, **kwargs):
         """Resolve: the current scope's instance, created on first use.
@@ -877,7 +878,7 @@ cdef class _ScopedProvider(Provider):
         """The instance for this call in the scope it binds to, if ready, else _NOT_CACHED."""
         cdef Scope scope
         cdef _Entry entry
-        if self._last_overriding is None:
+        if self._last_overriding is None and not self._custom_provide:
             scope = _get_current()
             if self._scope_name is not None:
                 scope = _named_scope(scope, self._scope_name)
@@ -897,7 +898,10 @@ cdef class _ScopedProvider(Provider):
         if value is not _NOT_CACHED:
             return value
         if self._last_overriding is None:
-            result = self._resolve(self._scope_or_none(), args, kwargs)
+            if self._custom_provide:
+                result = self._provide(args, kwargs)  # dispatches to the override
+            else:
+                result = self._resolve(self._scope_or_none(), args, kwargs)
         else:
             result = self._last_overriding(*args, **kwargs)
         if self._async_mode == ASYNC_MODE_DISABLED:
@@ -1056,6 +1060,7 @@ cdef class ContextLocalSingleton(_ScopedProvider):
 
     def __cinit__(self, *args, **kwargs):
         self._vectorcall = __ds_vectorcall_address
+        self._custom_provide = type(self)._provide is not _SCOPED_PROVIDE
 
     def __init__(self, provides=None, *args, **kwargs):
         self._inner = providers.Factory(provides, *args, **kwargs)
@@ -1180,6 +1185,7 @@ cdef class ContextLocalResource(_ScopedProvider):
 
     def __cinit__(self, *args, **kwargs):
         self._vectorcall = __ds_vectorcall_address
+        self._custom_provide = type(self)._provide is not _SCOPED_PROVIDE
 
     def __init__(self, provides=None, *args, **kwargs):
         self._inner = providers.Callable(provides, *args, **kwargs)
@@ -1212,6 +1218,9 @@ cdef class ContextLocalResource(_ScopedProvider):
             if error is not None:
                 raise error
         return DONE if self._async_mode == ASYNC_MODE_ENABLED else None
+
+
+cdef object _SCOPED_PROVIDE = _ScopedProvider._provide
 
 
 cdef int _enable_vectorcall() except -1:
