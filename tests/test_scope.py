@@ -251,3 +251,17 @@ def test_exiting_an_outer_async_scope_first_closes_the_inner_async_resources(imp
     scopes = asyncio.run(main())
     assert log == ["close inner", "close outer"]
     assert all(s.closed for s in scopes)
+
+
+def test_a_scope_cannot_be_copied_pickled_or_subclassed(impl):
+    import copy
+    import pickle
+
+    with impl.scope("job") as s:
+        for attempt in (copy.copy, copy.deepcopy, pickle.dumps):
+            with pytest.raises(TypeError, match=r"<Scope 'job' active> cannot be copied or pickled"):
+                attempt(s)
+    with pytest.raises(TypeError, match=r"type 'di_scopes\._scope_(c|py)\.Scope' is not an acceptable base type"):
+
+        class MyScope(impl.Scope):
+            pass

@@ -200,6 +200,13 @@ def exited_out_of_order_message(scope: Any, inner: Sequence[Any]) -> str:
     )
 
 
+def copied_scope_message(scope: Any) -> str:
+    return (
+        f"{scope!r} cannot be copied or pickled: a scope is one unit of work, shared by reference. "
+        f"Call di_scopes.scope({scope.name!r}) for a new one."
+    )
+
+
 def no_loop_message(provider: Any) -> str:
     return (
         f"{describe(provider)} is asynchronous and was resolved outside a running event loop. "

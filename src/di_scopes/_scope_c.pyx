@@ -38,6 +38,7 @@ from ._common import (
     circular_message,
     closed_during_creation_message,
     closed_scope_message,
+    copied_scope_message,
     didnt_stop_message,
     didnt_yield_message,
     exited_out_of_order_message,
@@ -197,6 +198,8 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
     Enter it with ``with`` or ``async with`` (it nests in the current scope), or decorate a
     function with it: each call then runs in a fresh scope of the same name. When it ends, what
     it created is torn down in reverse creation order, with the ending exception thrown in.
+    A scope is entered and exited once, innermost first; it cannot be copied, pickled or
+    subclassed.
     """
 
     cdef int _state
@@ -233,6 +236,15 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
 
     def __repr__(self):
         return f"<Scope {self._name!r} {_STATE_NAMES[self._state]}>"
+
+    def __copy__(self):
+        raise TypeError(copied_scope_message(self))
+
+    def __deepcopy__(self, memo):
+        raise TypeError(copied_scope_message(self))
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError(copied_scope_message(self))
 
     # Entering and leaving -------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ from ._common import (
     circular_message,
     closed_during_creation_message,
     closed_scope_message,
+    copied_scope_message,
     didnt_stop_message,
     didnt_yield_message,
     exited_out_of_order_message,
@@ -123,6 +124,8 @@ class Scope:
     Enter it with ``with`` or ``async with`` (it nests in the current scope), or decorate a
     function with it: each call then runs in a fresh scope of the same name. When it ends, what
     it created is torn down in reverse creation order, with the ending exception thrown in.
+    A scope is entered and exited once, innermost first; it cannot be copied, pickled or
+    subclassed.
     """
 
     __slots__ = ("_state", "_name", "_exclusive", "_parent", "_instances", "_teardowns", "_token")
@@ -159,6 +162,19 @@ class Scope:
 
     def __repr__(self) -> str:
         return f"<Scope {self._name!r} {_STATE_NAMES[self._state]}>"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # The compiled twin's Scope is final: neither twin's can be subclassed.
+        raise TypeError(f"type '{Scope.__module__}.Scope' is not an acceptable base type")
+
+    def __copy__(self) -> Scope:
+        raise TypeError(copied_scope_message(self))
+
+    def __deepcopy__(self, memo: Any) -> Scope:
+        raise TypeError(copied_scope_message(self))
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError(copied_scope_message(self))
 
     # Entering and leaving -------------------------------------------------------------------
 
