@@ -177,3 +177,32 @@ def test_a_thread_started_by_a_creation_may_resolve_other_providers(impl):
     with impl.scope():
         assert provider() == "session"
         assert other() is seen[0]
+
+
+def test_a_thread_started_by_a_creation_keeps_no_instance_alive(impl):
+    """The thread's context marks the creation it came from, and holds nothing of it."""
+    import gc
+    import weakref
+
+    class Session:
+        pass
+
+    release = threading.Event()
+    threads = []
+
+    def session():
+        thread = threading.Thread(target=contextvars.copy_context().run, args=(release.wait,), daemon=True)
+        thread.start()
+        threads.append(thread)
+        yield Session()
+
+    provider = impl.ContextLocalResource(session)
+    with impl.scope():
+        instance = weakref.ref(provider())
+    gc.collect()
+    try:
+        assert threads[0].is_alive()
+        assert instance() is None
+    finally:
+        release.set()
+        threads[0].join(WAIT)

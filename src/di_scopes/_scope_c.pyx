@@ -149,6 +149,7 @@ cdef class _Entry:
     cdef unsigned long thread  # the thread that creates it
     cdef object event  # made by the first thread that waits for a pending creation
     cdef object task  # set when the creation is asynchronous
+    cdef object creation  # its mark in _creating (see the pure twin)
 
 
 cdef list _NOTHING = []  # what a scope with nothing to tear down tears down; never modified
@@ -180,9 +181,9 @@ cdef inline void _remove(list entries, _Entry entry) noexcept:
 cdef inline bint _is_creating(creating, _Entry entry) noexcept:
     """Whether ``entry`` is among the creations in progress ``creating`` (see the pure twin)."""
     while creating is not None:
-        if (<tuple>creating)[0] is entry:
+        if creating is entry.creation:
             return True
-        creating = (<tuple>creating)[1]
+        creating = (<tuple>creating)[0]
     return False
 
 
@@ -415,7 +416,8 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
             else:
                 value.wait()
 
-        token = PyContextVar_Set(_creating, (mine, creating))
+        mine.creation = mark = (creating,)
+        token = PyContextVar_Set(_creating, mark)
         try:
             obj = provider._instantiate(args, kwargs)
             value = _enter(provider, obj, &kind)

@@ -93,10 +93,11 @@ _Teardown = Tuple[int, Any, "_ScopedProvider[Any]", int]
 
 _current_scope: ContextVar[Optional["Scope"]] = ContextVar("di_scopes.current_scope", default=None)
 
-# The creations in progress in this context, innermost first, as nested pairs (pending, outer).
-# A thread started in a copy of the context during a creation inherits them: if it resolves one of
-# them, it waits for a creation that may be waiting for it.
-_creating: ContextVar[Optional[Tuple["_Pending", Any]]] = ContextVar("di_scopes.creating", default=None)
+# The creations in progress in this context, innermost first, as nested 1-tuples (outer,): each
+# tuple is the mark of one creation (_Pending.creation). A thread started in a copy of the context
+# during a creation inherits them: if it resolves one of them, it waits for a creation that may be
+# waiting for it. The marks hold nothing else, so a long-lived thread keeps no instance alive.
+_creating: ContextVar[Optional[Tuple[Any]]] = ContextVar("di_scopes.creating", default=None)
 
 # Guards the instance tables and teardown lists of all scopes. Held only around dict and list
 # updates, never while user code runs.
@@ -106,12 +107,13 @@ _lock = threading.Lock()
 class _Pending:
     """An entry of a scope's instance table whose creation is in progress."""
 
-    __slots__ = ("owner", "event", "task")
+    __slots__ = ("owner", "event", "task", "creation")
 
     def __init__(self, owner: Optional[int]) -> None:
         self.owner = owner  # thread creating it, to tell a cycle from a race
         self.event: Optional[threading.Event] = None  # made by the first thread that waits
         self.task: Optional[asyncio.Task[Any]] = None  # set when the creation is asynchronous
+        self.creation: Optional[Tuple[Any]] = None  # its mark in _creating
 
 
 # Looked up like a pending entry, so one type test covers "absent" and "not ready".
@@ -318,7 +320,8 @@ class Scope:
                     event = value.event = threading.Event()
             event.wait()
 
-        token = _creating.set((pending, creating))
+        pending.creation = mark = (creating,)
+        token = _creating.set(mark)
         try:
             obj = provider._instantiate(args, kwargs)
             kind, value = _enter(provider, obj)
@@ -534,12 +537,12 @@ def _make(inner: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
     return obj
 
 
-def _is_creating(creating: Optional[Tuple[_Pending, Any]], pending: _Pending) -> bool:
+def _is_creating(creating: Optional[Tuple[Any]], pending: _Pending) -> bool:
     """Whether ``pending`` is among the creations in progress ``creating`` (see _creating)."""
     while creating is not None:
-        if creating[0] is pending:
+        if creating is pending.creation:
             return True
-        creating = creating[1]
+        creating = creating[0]
     return False
 
 
