@@ -206,3 +206,44 @@ def test_a_thread_started_by_a_creation_keeps_no_instance_alive(impl):
     finally:
         release.set()
         threads[0].join(WAIT)
+
+
+def test_two_threads_creating_providers_that_depend_on_each_other_do_not_deadlock(impl):
+    """Each thread's creation waits for the other's: the second to wait reports the cycle."""
+    both_creating = threading.Barrier(2)
+    first_time = {"a": True, "b": True}
+
+    def make(name, other):
+        def create():
+            if first_time[name]:  # both creations are in progress before either resolves the other
+                first_time[name] = False
+                both_creating.wait(WAIT)
+            return (name, other[0]())
+
+        return create
+
+    a_needs, b_needs = [], []
+    a = impl.ContextLocalSingleton(make("a", a_needs))
+    b = impl.ContextLocalSingleton(make("b", b_needs))
+    a_needs.append(b)
+    b_needs.append(a)
+    outcomes = queue.Queue()
+
+    def resolve(provider):
+        try:
+            outcomes.put(provider())
+        except ScopeError as error:
+            outcomes.put(str(error))
+
+    with impl.scope():
+        threads = [
+            threading.Thread(target=contextvars.copy_context().run, args=(resolve, p), daemon=True) for p in (a, b)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(WAIT)
+        assert not any(thread.is_alive() for thread in threads), "the two creations deadlock"
+    messages = sorted([outcomes.get_nowait(), outcomes.get_nowait()], key=lambda m: "another thread" not in m)
+    assert "is being created in another thread that waits, through the creations it is in, for this thread" in messages[0]
+    assert "depends on itself" in messages[1]

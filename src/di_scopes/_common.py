@@ -170,6 +170,14 @@ def thread_cycle_message(provider: Any) -> str:
     )
 
 
+def crossed_cycle_message(provider: Any) -> str:
+    return (
+        f"{describe(provider)} is being created in another thread that waits, through the "
+        "creations it is in, for this thread: the providers being created depend on each other "
+        "in a cycle, and both threads would wait forever. Break the cycle in the container."
+    )
+
+
 def reentered_message(scope: Any) -> str:
     return (
         f"scope {scope.name!r} was already entered; a Scope object runs once. Call "

@@ -39,6 +39,7 @@ from ._common import (
     closed_during_creation_message,
     closed_scope_message,
     copied_scope_message,
+    crossed_cycle_message,
     didnt_stop_message,
     didnt_yield_message,
     exited_out_of_order_message,
@@ -105,6 +106,7 @@ cdef enum:
     FOUND_RACE
     FOUND_CYCLE
     FOUND_THREAD_CYCLE
+    FOUND_CROSSED_CYCLE
     FOUND_CLOSED
 
 # Teardown kinds; the async ones sort last.  NO_TEARDOWN stands for the pure twin's None.
@@ -184,6 +186,24 @@ cdef inline bint _is_creating(creating, _Entry entry) noexcept:
         if creating is entry.creation:
             return True
         creating = (<tuple>creating)[0]
+    return False
+
+
+cdef dict _waiting = {}  # thread id -> the _Entry it waits for (see the pure twin)
+
+
+cdef bint _waits_for(_Entry entry, unsigned long me) except -1:
+    """Whether the creator of ``entry`` waits, directly or through other waiters, for ``me``."""
+    cdef unsigned long owner = entry.thread
+    cdef Py_ssize_t hop
+    cdef _Entry blocked
+    for hop in range(len(_waiting)):
+        blocked = _waiting.get(owner)
+        if blocked is None:
+            return False
+        owner = blocked.thread
+        if owner == me:
+            return True
     return False
 
 
@@ -392,12 +412,16 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
                         outcome = FOUND_CYCLE
                     elif _is_creating(creating, entry):
                         outcome = FOUND_THREAD_CYCLE
+                    elif _waits_for(entry, me):
+                        outcome = FOUND_CROSSED_CYCLE
                     else:
                         # Installed in the block where _store and _forget publish the end of the
                         # creation: it cannot end between this check and the wait unnoticed.
                         if entry.event is None:
                             entry.event = event
                         value = entry.event
+                        if value is not None:
+                            _waiting[me] = entry
                         outcome = FOUND_RACE
             if outcome == FOUND_NOTHING:
                 break
@@ -411,10 +435,16 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
                 raise ScopeError(circular_message(provider))
             if outcome == FOUND_THREAD_CYCLE:
                 raise ScopeError(thread_cycle_message(provider))
+            if outcome == FOUND_CROSSED_CYCLE:
+                raise ScopeError(crossed_cycle_message(provider))
             if value is None:  # no event to wait on yet: make one, and look again
                 event = threading.Event()
-            else:
+                continue
+            try:
                 value.wait()
+            finally:
+                with cython.critical_section(self):
+                    del _waiting[me]
 
         mine.creation = mark = (creating,)
         token = PyContextVar_Set(_creating, mark)

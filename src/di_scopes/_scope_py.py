@@ -47,6 +47,7 @@ from ._common import (
     closed_during_creation_message,
     closed_scope_message,
     copied_scope_message,
+    crossed_cycle_message,
     didnt_stop_message,
     didnt_yield_message,
     exited_out_of_order_message,
@@ -114,6 +115,24 @@ class _Pending:
         self.event: Optional[threading.Event] = None  # made by the first thread that waits
         self.task: Optional[asyncio.Task[Any]] = None  # set when the creation is asynchronous
         self.creation: Optional[Tuple[Any]] = None  # its mark in _creating
+
+
+# What each blocked thread waits for (thread id -> pending entry), under _lock: a thread that would
+# wait, through these, for itself reports the cycle instead.
+_waiting: Dict[int, _Pending] = {}
+
+
+def _waits_for(pending: _Pending, me: int) -> bool:
+    """Whether the creator of ``pending`` waits, directly or through other waiters, for ``me``."""
+    owner = pending.owner
+    for _ in range(len(_waiting)):
+        blocked = _waiting.get(owner)  # type: ignore[arg-type]
+        if blocked is None:
+            return False
+        owner = blocked.owner
+        if owner == me:
+            return True
+    return False
 
 
 # Looked up like a pending entry, so one type test covers "absent" and "not ready".
@@ -313,12 +332,19 @@ class Scope:
                     raise ScopeError(circular_message(provider))
                 if _is_creating(creating, value):
                     raise ScopeError(thread_cycle_message(provider))
+                if _waits_for(value, me):
+                    raise ScopeError(crossed_cycle_message(provider))
                 # Made under the lock that _store and _forget take before they look for it: the
                 # creation cannot end between this check and the wait without waking the waiter.
                 event = value.event
                 if event is None:
                     event = value.event = threading.Event()
-            event.wait()
+                _waiting[me] = value
+            try:
+                event.wait()
+            finally:
+                with _lock:
+                    del _waiting[me]
 
         pending.creation = mark = (creating,)
         token = _creating.set(mark)
