@@ -344,3 +344,4 @@ def test_a_subclass_that_overrides_provide_is_called_on_every_resolve(impl):
     plain = impl.ContextLocalSingleton(dict)
     with impl.scope():
         assert plain() is plain()
+

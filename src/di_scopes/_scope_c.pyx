@@ -1264,7 +1264,7 @@ cdef class ContextLocalResource(_ScopedProvider):
         return DONE if self._async_mode == ASYNC_MODE_ENABLED else None
 
 
-cdef object _SCOPED_PROVIDE = _ScopedProvider._provide
+cdef object _SCOPED_PROVIDE = getattr(_ScopedProvider, "_provide")  # the method, looked up at run time
 
 
 cdef int _enable_vectorcall() except -1:
