@@ -594,36 +594,6 @@ def test_no_reference_cycles_when_teardowns_fail(impl, ending):
         assert outcomes == [["KeyError", True]] * 200
 
 
-def test_no_reference_cycles_when_async_teardowns_fail(impl):
-    async def connection():
-        try:
-            yield "c"
-        finally:
-            raise OSError("teardown failed")
-
-    provider = impl.ContextLocalResource(connection)
-
-    async def run():
-        try:
-            async with impl.scope():
-                await provider()
-        except BaseException as error:  # noqa: B902
-            return [str(e) for e in error.exceptions]
-
-    async def main():
-        return [await run() for _ in range(200)]
-
-    gc.collect()
-    gc.disable()
-    try:
-        outcomes = asyncio.run(main())
-        found = gc.collect()
-    finally:
-        gc.enable()
-    assert outcomes == [["teardown failed"]] * 200
-    assert found < 100  # what asyncio.run leaves behind, nothing per scope
-
-
 def test_open_scope_collected_in_a_reference_cycle_warns(impl):
     class Session:
         scope = None
