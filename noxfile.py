@@ -7,6 +7,8 @@ package, never against the source tree.
     nox -l                  # the sessions
     nox -s tests-3.12       # one Python
     nox -s tests-3.14       # CPython 3.14 in a Debian sid root (root user; made on first use)
+    nox -s differential     # the differential test at length (DI_SCOPES_DIFFERENTIAL_EXAMPLES)
+    nox -s races            # the thread races at length (DI_SCOPES_RACE_SECONDS)
     nox                     # all of them
 """
 
@@ -97,8 +99,14 @@ nox.options.sessions = [
     "pure",
     "no_compiler",
     "cibuildwheel",
+    "differential",
+    "races",
 ]
 nox.options.error_on_missing_interpreters = True
+
+# The long runs of the differential and race tests; the suite's own defaults take seconds.
+DIFFERENTIAL_EXAMPLES = os.environ.get("DI_SCOPES_DIFFERENTIAL_EXAMPLES", "3000")
+RACE_SECONDS = os.environ.get("DI_SCOPES_RACE_SECONDS", "15")  # per twin and switch interval
 
 
 # Shared steps ---------------------------------------------------------------------------------
@@ -181,14 +189,23 @@ def check_installed(session: nox.Session, implementation: str) -> None:
     session.log(f"di_scopes: {active} twin from {location}")
 
 
-def run_suite(session: nox.Session, sdist: Path, *pytest_args: str) -> None:
+def run_suite(session: nox.Session, sdist: Path, *pytest_args: str, **env: str) -> None:
     """Run the suite the sdist ships, from the unpacked sdist, against the installed package."""
     target = fresh_dir(session, "unpacked")
     with tarfile.open(sdist) as tar:
         tar.extractall(target, filter="data")
     (project,) = target.iterdir()
     with session.chdir(project):
-        session.run("python", "-m", "pytest", *pytest_args, *session.posargs, env=NO_FLAGS)
+        session.run("python", "-m", "pytest", *pytest_args, *session.posargs, env={**NO_FLAGS, **env})
+
+
+def install_compiled(session: nox.Session) -> Path:
+    """sdist -> wheel with the compiled twin required, installed with the test extra."""
+    sdist = build_sdist(session)
+    wheel = build_wheel(session, sdist, DI_SCOPES_REQUIRE_EXTENSION="1")
+    session.install(f"{wheel}[test]")
+    check_installed(session, "cython")
+    return sdist
 
 
 def install_dependency_injector(session: nox.Session, requirement: str, version: str) -> str:
@@ -456,3 +473,21 @@ def cibuildwheel(session: nox.Session) -> None:
     if found != wanted:
         session.error(f"missing {sorted(wanted - found)}; unintended {sorted(found - wanted)}")
     session.log(f"{len(found)} identifiers, exactly the intended ones")
+
+
+@nox.session
+def differential(session: nox.Session) -> None:
+    """The differential test at length: thousands of generated scope programs run on both twins
+    of the installed wheel, their traces compared."""
+    sdist = install_compiled(session)
+    run_suite(
+        session, sdist, "tests/test_differential.py", DI_SCOPES_DIFFERENTIAL_EXAMPLES=DIFFERENTIAL_EXAMPLES
+    )
+
+
+@nox.session
+def races(session: nox.Session) -> None:
+    """Threads racing for first resolves under switch intervals of 1e-4 and 1e-6 s, for
+    DI_SCOPES_RACE_SECONDS per twin and interval; every wait is bounded, so a hang fails."""
+    sdist = install_compiled(session)
+    run_suite(session, sdist, "tests/test_races.py", DI_SCOPES_RACE_SECONDS=RACE_SECONDS)

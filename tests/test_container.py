@@ -316,3 +316,32 @@ class TestResourceApi:
             assert provider() is not second
             provider.full_reset()
         assert provider.reset() is not None  # no scope: nothing to drop
+
+
+def test_a_subclass_that_overrides_provide_is_called_on_every_resolve(impl):
+    calls = []
+
+    class Counted(impl.ContextLocalSingleton):
+        def _provide(self, args, kwargs):
+            calls.append(args)
+            return super()._provide(args, kwargs)
+
+    class Tagged(impl.ContextLocalResource):
+        def _provide(self, args, kwargs):
+            return ("tagged", super()._provide(args, kwargs))
+
+    def session():
+        yield "session"
+
+    counted = Counted(dict)
+    tagged = Tagged(session)
+    with impl.scope():
+        first = counted()
+        assert counted() is first
+        assert counted(1) is first
+        assert tagged() == ("tagged", "session")
+    assert calls == [(), (), (1,)]
+    plain = impl.ContextLocalSingleton(dict)
+    with impl.scope():
+        assert plain() is plain()
+

@@ -323,8 +323,40 @@ class TestExclusiveScopes:
     def test_exclusive_scope_alone_is_no_scope_for_unbound_providers(self, impl):
         provider = impl.ContextLocalSingleton(Session)
         with impl.scope("endpoint", exclusive=True):
-            with pytest.raises(ScopeError, match="outside any scope"):
+            with pytest.raises(ScopeError) as info:
                 provider()
+        message = str(info.value)
+        assert "the only active scopes are exclusive ('endpoint', innermost first)" in message
+        assert "only the providers bound to its name with .in_scope(name)" in message
+        assert "with di_scopes.scope():" in message and ".in_scope('endpoint')" in message
+
+    def test_exclusive_must_be_a_boolean(self, impl):
+        for wrong in ("no", 0, 1, None):
+            with pytest.raises(TypeError, match="exclusive must be True or False"):
+                impl.scope("job", exclusive=wrong)
+            with pytest.raises(TypeError, match="exclusive must be True or False"):
+                impl.Scope("job", exclusive=wrong)
+        assert impl.scope("job", exclusive=True).exclusive is True
+        assert impl.Scope("job").exclusive is False
+
+    def test_str_subclasses_name_scopes(self, impl):
+        import enum
+
+        class Name(str):
+            pass
+
+        class Scopes(str, enum.Enum):
+            WEBSOCKET = "ws"
+
+        for name in (Name("ws"), Scopes.WEBSOCKET):
+            provider = impl.ContextLocalSingleton(Session).in_scope(name)
+            assert type(provider.scope_name) is str and provider.scope_name == "ws"
+            with impl.scope(name) as outer, impl.Scope("job") as inner:
+                assert type(outer.name) is str and outer.name == "ws"
+                assert provider() is provider()
+                assert inner.parent is outer
+            with impl.scope("ws"):
+                assert isinstance(provider(), Session)
 
     def test_decorator_keeps_exclusive(self, impl):
         @impl.scope("job", exclusive=True)
@@ -332,3 +364,31 @@ class TestExclusiveScopes:
             return impl.current_scope().exclusive
 
         assert job() is True
+
+
+def test_a_sync_resource_over_an_async_one_resolved_in_a_thread_leaves_no_coroutine(impl):
+    """It cannot be created there (ScopeError), and nothing is left never awaited."""
+    import gc
+    import warnings
+
+    async def connection():
+        yield "connection"
+
+    def session(connection):
+        yield f"session on {connection}"
+
+    connection_provider = impl.ContextLocalResource(connection)
+    session_provider = impl.ContextLocalResource(session, connection_provider)
+
+    async def main():
+        async with impl.scope():
+            await connection_provider()
+            with pytest.raises(ScopeError, match="outside a running event loop"):
+                await asyncio.to_thread(session_provider)
+            assert await session_provider() == "session on connection"
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        asyncio.run(main())
+        gc.collect()
+    assert [str(w.message) for w in caught] == []

@@ -148,3 +148,120 @@ def test_tasks_inherit_the_scope_and_do_not_leak_their_own(impl):
 
     parent, inner = asyncio.run(main())
     assert all(s.parent is parent for s in inner)
+
+
+def test_exit_without_enter_is_an_error_and_changes_nothing(impl):
+    s = impl.scope("job")
+    with pytest.raises(ScopeError, match="scope 'job' was exited without being entered"):
+        s.__exit__(None, None, None)
+    with pytest.raises(ScopeError, match="exited without being entered"):
+        asyncio.run(s.__aexit__(None, None, None))
+    assert repr(s) == "<Scope 'job' new>"
+    with s:
+        assert impl.current_scope() is s
+
+
+def test_a_second_exit_is_an_error(impl):
+    s = impl.scope("job")
+    with s:
+        pass
+    with pytest.raises(ScopeError, match="scope 'job' was exited twice"):
+        s.__exit__(None, None, None)
+    with pytest.raises(ScopeError, match="exited twice"):
+        asyncio.run(s.__aexit__(None, None, None))
+    assert impl.current_scope() is None
+
+
+def test_exit_checks_its_exception_before_doing_anything(impl):
+    s = impl.scope()
+    with s:
+        with pytest.raises(TypeError, match=r"__exit__\(\) takes the exception that ended the scope"):
+            s.__exit__(str, "text", None)
+        assert impl.current_scope() is s and not s.closed
+
+        async def bad_aexit():
+            await s.__aexit__(str, "text", None)
+
+        with pytest.raises(TypeError, match=r"__aexit__\(\) takes the exception"):
+            asyncio.run(bad_aexit())
+        assert impl.current_scope() is s and not s.closed
+    assert s.closed and impl.current_scope() is None
+
+
+def teardown_log(impl, log):
+    def resource(name):
+        try:
+            yield name
+            log.append(f"commit {name}")
+        except BaseException as error:
+            log.append(f"rollback {name} {type(error).__name__}")
+            raise
+
+    return resource
+
+
+def test_exiting_an_outer_scope_first_is_an_error_that_closes_both(impl):
+    log = []
+    resource = teardown_log(impl, log)
+    outer_session = impl.ContextLocalResource(resource, "outer")
+    inner_session = impl.ContextLocalResource(resource, "inner")
+    before = impl.current_scope()
+    a, b = impl.scope("a"), impl.scope("b")
+    a.__enter__()
+    outer_session()
+    b.__enter__()
+    inner_session()
+    with pytest.raises(ScopeError) as info:
+        a.__exit__(None, None, None)
+    assert str(info.value).startswith("scope 'a' was exited while scopes entered inside it were still open ('b',")
+    assert log == ["rollback inner ScopeError", "rollback outer ScopeError"]
+    assert a.closed and b.closed
+    assert impl.current_scope() is before
+    with pytest.raises(ScopeError, match="scope 'b' was exited twice, or after an enclosing scope's exit closed it"):
+        b.__exit__(None, None, None)
+    assert impl.current_scope() is before
+    with impl.scope() as fresh:  # later scopes work normally
+        assert fresh.parent is before
+
+
+def test_exiting_an_outer_async_scope_first_closes_the_inner_async_resources(impl):
+    log = []
+
+    async def connection(name):
+        try:
+            yield name
+        finally:
+            log.append(f"close {name}")
+
+    outer_conn = impl.ContextLocalResource(connection, "outer")
+    inner_conn = impl.ContextLocalResource(connection, "inner")
+
+    async def main():
+        a, b, c = impl.scope("a"), impl.scope("b"), impl.scope("c")
+        await a.__aenter__()
+        await outer_conn()
+        await b.__aenter__()
+        await c.__aenter__()
+        await inner_conn()
+        with pytest.raises(ScopeError, match=r"scope 'a' was exited while .* \('c', 'b', innermost first\)"):
+            await a.__aexit__(None, None, None)
+        assert impl.current_scope() is None
+        return a, b, c
+
+    scopes = asyncio.run(main())
+    assert log == ["close inner", "close outer"]
+    assert all(s.closed for s in scopes)
+
+
+def test_a_scope_cannot_be_copied_pickled_or_subclassed(impl):
+    import copy
+    import pickle
+
+    with impl.scope("job") as s:
+        for attempt in (copy.copy, copy.deepcopy, pickle.dumps):
+            with pytest.raises(TypeError, match=r"<Scope 'job' active> cannot be copied or pickled"):
+                attempt(s)
+    with pytest.raises(TypeError, match=r"type 'di_scopes\._scope_(c|py)\.Scope' is not an acceptable base type"):
+
+        class MyScope(impl.Scope):
+            pass

@@ -187,6 +187,27 @@ def test_generator_must_yield_once(impl):
     assert info.group_contains(RuntimeError, match="yielded again")
 
 
+def test_a_generator_that_never_yields_raises_in_the_callers_context(impl):
+    """No StopIteration in the chain; an exception being handled is the context, as for any raise."""
+
+    def no_yield():
+        return
+        yield
+
+    provider = impl.ContextLocalResource(no_yield)
+    with impl.scope():
+        with pytest.raises(RuntimeError, match="finished without yielding") as alone:
+            provider()
+        try:
+            raise KeyError("handled")
+        except KeyError:
+            with pytest.raises(RuntimeError, match="finished without yielding") as handling:
+                provider()
+    assert alone.value.__context__ is None and alone.value.__cause__ is None
+    assert isinstance(handling.value.__context__, KeyError)
+    assert not handling.value.__suppress_context__
+
+
 def test_failed_creation_leaves_nothing_to_tear_down(impl):
     log = []
 
@@ -533,3 +554,65 @@ def test_async_scope_that_never_suspends_needs_no_task(impl):
         return list(created)
 
     assert asyncio.run(main()) == []
+
+
+@pytest.mark.parametrize("ending", ["success", "failure"])
+def test_no_reference_cycles_when_teardowns_fail(impl, ending):
+    """A teardown error, raised in a group or attached to the scope's exception as a note, keeps
+    no frame of the teardown that holds the error (a cycle through the scope and its instances)."""
+
+    def session():
+        try:
+            yield "s"
+        finally:
+            raise OSError("teardown failed")
+
+    provider = impl.ContextLocalResource(session)
+
+    def run():
+        try:
+            with impl.scope():
+                provider()
+                if ending == "failure":
+                    raise KeyError("request failed")
+        except BaseException as error:  # noqa: B902 - the group or the KeyError
+            if ending == "success":
+                return [type(error).__name__, [str(e) for e in error.exceptions]]
+            return [type(error).__name__, "teardown failed" in error.__notes__[0]]
+
+    gc.collect()
+    gc.disable()
+    try:
+        outcomes = [run() for _ in range(200)]  # the errors themselves are dropped
+        found = gc.collect()
+    finally:
+        gc.enable()
+    assert found == 0
+    if ending == "success":
+        assert outcomes == [["ExceptionGroup", ["teardown failed"]]] * 200
+    else:
+        assert outcomes == [["KeyError", True]] * 200
+
+
+def test_open_scope_collected_in_a_reference_cycle_warns(impl):
+    class Session:
+        scope = None
+
+    def session():
+        yield Session()
+
+    provider = impl.ContextLocalResource(session)
+
+    def leak():
+        s = impl.scope("cyclic")
+        s.__enter__()
+        provider().scope = s  # scope -> its instance -> scope
+
+    import contextvars
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        contextvars.copy_context().run(leak)
+        gc.collect()
+    messages = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert any("scope 'cyclic' was garbage-collected while open" in m for m in messages), messages

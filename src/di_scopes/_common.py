@@ -161,9 +161,16 @@ def bind_scope_name(name: object) -> str:
 
 
 def check_scope_name(name: object) -> str:
+    """A scope name as a plain ``str``: a ``str`` subclass (a ``StrEnum`` member) gives its value."""
     if not isinstance(name, str) or not name:
         raise TypeError(f"a scope name must be a non-empty string, got {name!r}")
-    return name
+    return name if type(name) is str else str.__str__(name)
+
+
+def check_exclusive(exclusive: object) -> bool:
+    if exclusive is not True and exclusive is not False:
+        raise TypeError(f"exclusive must be True or False, got {exclusive!r}")
+    return exclusive
 
 
 def check_failure_status(failure_status: object) -> None:
@@ -183,10 +190,10 @@ class ScopeMiddlewareBase:
         self.name, self._scope = integration_scope(name)  # the twin in use when the application is built
 
 
-def check_exception(exc: object) -> None:
+def check_exception(exc: object, method: str = "close()") -> None:
     if exc is not None and not isinstance(exc, BaseException):
         raise TypeError(
-            f"close() takes the exception that ended the scope, or None; got {exc!r}"
+            f"{method} takes the exception that ended the scope, or None; got {exc!r}"
         )
 
 
@@ -200,6 +207,16 @@ def no_scope_message(provider: Any) -> str:
         "middlewares open one per request). Code running in another thread sees the scope only "
         "if the thread runs in a copy of the caller's context (contextvars.copy_context().run, "
         "asyncio.to_thread, anyio.to_thread.run_sync)."
+    )
+
+
+def only_exclusive_message(provider: Any, current: Any) -> str:
+    return (
+        f"{describe(provider)} was resolved where the only active scopes are exclusive "
+        f"({scope_chain(current)}, innermost first). An exclusive scope holds only the providers "
+        "bound to its name with .in_scope(name); this one is bound to none. Open "
+        "`with di_scopes.scope():` around this code (the ASGI and WSGI middlewares open one per "
+        f"request), or bind the provider with .in_scope({current.name!r})."
     )
 
 
@@ -235,10 +252,56 @@ def circular_message(provider: Any) -> str:
     )
 
 
+def thread_cycle_message(provider: Any) -> str:
+    return (
+        f"{describe(provider)} depends on itself: code that its creation started in another "
+        "thread (in a copy of its context) resolved it again, and would wait for that creation "
+        "forever. Break the cycle in the container, or resolve it once its creation has returned."
+    )
+
+
+def crossed_cycle_message(provider: Any) -> str:
+    return (
+        f"{describe(provider)} is being created in another thread that waits, through the "
+        "creations it is in, for this thread: the providers being created depend on each other "
+        "in a cycle, and both threads would wait forever. Break the cycle in the container."
+    )
+
+
 def reentered_message(scope: Any) -> str:
     return (
         f"scope {scope.name!r} was already entered; a Scope object runs once. Call "
         "di_scopes.scope() for each block (as a decorator it opens a fresh scope per call)."
+    )
+
+
+def not_entered_message(scope: Any) -> str:
+    return (
+        f"scope {scope.name!r} was exited without being entered; nothing was closed. Use "
+        "`with di_scopes.scope():` or `async with di_scopes.scope():`, which enter and exit once."
+    )
+
+
+def exited_twice_message(scope: Any) -> str:
+    return (
+        f"scope {scope.name!r} was exited twice, or after an enclosing scope's exit closed it. "
+        "Exit each scope once, innermost first (nested `with` blocks do)."
+    )
+
+
+def exited_out_of_order_message(scope: Any, inner: Sequence[Any]) -> str:
+    names = ", ".join(repr(s.name) for s in inner)
+    return (
+        f"scope {scope.name!r} was exited while scopes entered inside it were still open "
+        f"({names}, innermost first). Scopes exit innermost first (nested `with` blocks do); "
+        "those scopes and this one were closed with this error thrown in."
+    )
+
+
+def copied_scope_message(scope: Any) -> str:
+    return (
+        f"{scope!r} cannot be copied or pickled: a scope is one unit of work, shared by reference. "
+        f"Call di_scopes.scope({scope.name!r}) for a new one."
     )
 
 

@@ -35,22 +35,29 @@ from ._common import (
     ScopeError,
     bind_scope_name,
     check_exception,
+    check_exclusive,
     check_provides,
     check_scope_name,
     circular_message,
     closed_during_creation_message,
     closed_scope_message,
     closed_value_message,
+    copied_scope_message,
     copy_initialized_message,
     copy_inner,
+    crossed_cycle_message,
     didnt_stop_message,
     didnt_yield_message,
+    exited_out_of_order_message,
+    exited_twice_message,
     gc_open_message,
     in_teardown_thread,
     no_loop_message,
     no_provides_message,
     no_scope_message,
     no_value_message,
+    not_entered_message,
+    only_exclusive_message,
     reentered_message,
     report_teardown,
     represent,
@@ -59,6 +66,7 @@ from ._common import (
     resume_in_task,
     shielded,
     start,
+    thread_cycle_message,
     unknown_scope_message,
     value_outside_scope_message,
 )
@@ -79,6 +87,7 @@ __all__ = [
 cdef extern from "Python.h":
     int PyIter_Send(object iterator, object arg, PyObject** presult) except -1
     int PyContextVar_Reset(object var, object token)  # checked by hand
+    int _reset_context_var "PyContextVar_Reset"(object var, object token) except -1
     bint PyGen_CheckExact(object obj)
     bint PyCoro_CheckExact(object obj)
     unsigned long PyThread_get_thread_ident()
@@ -178,6 +187,8 @@ cdef enum:
     FOUND_TASK
     FOUND_RACE
     FOUND_CYCLE
+    FOUND_THREAD_CYCLE
+    FOUND_CROSSED_CYCLE
     FOUND_CLOSED
 
 # Teardown kinds; the async ones sort last.  NO_TEARDOWN stands for the pure twin's None.
@@ -191,6 +202,7 @@ cdef enum:
 
 
 cdef object _current_scope = ContextVar("di_scopes.current_scope", default=None)
+cdef object _creating = ContextVar("di_scopes.creating", default=None)  # see the pure twin
 cdef object _Future = asyncio.Future
 cdef object _get_running_loop = asyncio.get_running_loop
 cdef object _shield = asyncio.shield
@@ -223,6 +235,7 @@ cdef class _Entry:
     cdef unsigned long thread  # the thread that creates it
     cdef object event  # made by the first thread that waits for a pending creation
     cdef object task  # set when the creation is asynchronous
+    cdef object creation  # its mark in _creating (see the pure twin)
 
 
 cdef list _NOTHING = []  # what a scope with nothing to tear down tears down; never modified
@@ -251,19 +264,47 @@ cdef inline void _remove(list entries, _Entry entry) noexcept:
             return
 
 
+cdef inline bint _is_creating(creating, _Entry entry) noexcept:
+    """Whether ``entry`` is among the creations in progress ``creating`` (see the pure twin)."""
+    while creating is not None:
+        if creating is entry.creation:
+            return True
+        creating = (<tuple>creating)[0]
+    return False
+
+
+cdef dict _waiting = {}  # thread id -> the _Entry it waits for (see the pure twin)
+
+
+cdef bint _waits_for(_Entry entry, unsigned long me) except -1:
+    """Whether the creator of ``entry`` waits, directly or through other waiters, for ``me``."""
+    cdef unsigned long owner = entry.thread
+    cdef Py_ssize_t hop
+    cdef _Entry blocked
+    for hop in range(len(_waiting)):
+        blocked = _waiting.get(owner)
+        if blocked is None:
+            return False
+        owner = blocked.thread
+        if owner == me:
+            return True
+    return False
+
+
 cdef inline Scope _get_current():
     return <Scope>get_value(_current_scope)
 
 
 @cython.final
-@cython.freelist(16)
 @cython.auto_pickle(False)
-cdef class Scope:
+cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, and __del__ would not run
     """A unit of work that owns one instance of each scoped provider resolved inside it.
 
     Enter it with ``with`` or ``async with`` (it nests in the current scope), or decorate a
     function with it: each call then runs in a fresh scope of the same name. When it ends, what
     it created is torn down in reverse creation order, with the ending exception thrown in.
+    A scope is entered and exited once, innermost first; it cannot be copied, pickled or
+    subclassed.
     """
 
     cdef int _state
@@ -276,7 +317,7 @@ cdef class Scope:
 
     def __init__(self, name=DEFAULT_SCOPE_NAME, *, exclusive=False):
         self._name = check_scope_name(name)
-        self._exclusive = exclusive
+        self._exclusive = check_exclusive(exclusive)
 
     @property
     def name(self):
@@ -301,6 +342,15 @@ cdef class Scope:
 
     def __repr__(self):
         return f"<Scope {self._name!r} {_STATE_NAMES[self._state]}>"
+
+    def __copy__(self):
+        raise TypeError(copied_scope_message(self))
+
+    def __deepcopy__(self, memo):
+        raise TypeError(copied_scope_message(self))
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError(copied_scope_message(self))
 
     # Entering and leaving -------------------------------------------------------------------
 
@@ -327,11 +377,44 @@ cdef class Scope:
                 PyContextVar_Set(_current_scope, self._parent)
         return 0
 
+    cdef list _check_exit(self, exc, str method):
+        """Refuse an exit that cannot be right; return the scopes still open inside this one
+        (innermost first) when it is exited before them, else None."""
+        if exc is not None:
+            check_exception(exc, method)
+        if self._token is None:
+            raise ScopeError(not_entered_message(self) if self._state == NEW else exited_twice_message(self))
+        cdef Scope current = _get_current()
+        if current is self:
+            return None
+        cdef list inner = []
+        while current is not None and current is not self:
+            inner.append(current)
+            current = current._parent
+        return inner if current is self else None  # else: left in another context
+
+    cdef object _exit_out_of_order(self, list inner):
+        """Close the scopes left open inside this one; return the error to raise."""
+        cdef Scope scope
+        error = ScopeError(exited_out_of_order_message(self, inner))
+        for scope in inner:
+            scope._token = None  # its own exit, if it comes, is a second one
+            scope._close(error)
+        return error
+
     def __enter__(self):
         self._activate()
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        cdef list inner = self._check_exit(exc, "__exit__()")
+        if inner is not None:
+            error = self._exit_out_of_order(inner)
+            try:
+                self._close(error)
+            finally:
+                self._deactivate()
+            raise error
         try:
             self._close(exc)
         finally:
@@ -344,6 +427,9 @@ cdef class Scope:
 
     def __aexit__(self, exc_type, exc, tb):
         # Not a coroutine: a teardown that does not suspend is done before this returns.
+        cdef list inner = self._check_exit(exc, "__aexit__()")
+        if inner is not None:
+            return self._aexit_out_of_order(inner)
         cdef list entries = self._begin_close()
         if entries is not None and _needs_await(entries):
             return self._teardown_eagerly(entries, exc, True)
@@ -353,6 +439,18 @@ cdef class Scope:
         finally:
             self._deactivate()
         return _READY_NONE
+
+    async def _aexit_out_of_order(self, list inner):
+        cdef Scope scope
+        error = ScopeError(exited_out_of_order_message(self, inner))
+        for scope in inner:
+            scope._token = None  # its own exit, if it comes, is a second one
+            await scope.aclose(error)
+        try:
+            await self.aclose(error)
+        finally:
+            self._deactivate()
+        raise error
 
     def __call__(self, func):
         """Decorate a sync or async function: each call runs in a fresh scope of this name."""
@@ -395,6 +493,8 @@ cdef class Scope:
             with cython.critical_section(self):
                 if self._entries is None:
                     self._entries = entries
+        event = None  # made outside the guarded block (it runs Python code), installed inside
+        creating = get_value(_creating)
         while True:
             value = None
             with cython.critical_section(self):
@@ -413,8 +513,18 @@ cdef class Scope:
                         outcome = FOUND_TASK
                     elif entry.thread == me:
                         outcome = FOUND_CYCLE
+                    elif _is_creating(creating, entry):
+                        outcome = FOUND_THREAD_CYCLE
+                    elif _waits_for(entry, me):
+                        outcome = FOUND_CROSSED_CYCLE
                     else:
-                        value = entry
+                        # Installed in the block where _store and _forget publish the end of the
+                        # creation: it cannot end between this check and the wait unnoticed.
+                        if entry.event is None:
+                            entry.event = event
+                        value = entry.event
+                        if value is not None:
+                            _waiting[me] = entry
                         outcome = FOUND_RACE
             if outcome == FOUND_NOTHING:
                 break
@@ -426,14 +536,29 @@ cdef class Scope:
                 raise ScopeError(closed_scope_message(provider, self))
             if outcome == FOUND_CYCLE:
                 raise ScopeError(circular_message(provider))
-            _wait_for(<_Entry>value)
+            if outcome == FOUND_THREAD_CYCLE:
+                raise ScopeError(thread_cycle_message(provider))
+            if outcome == FOUND_CROSSED_CYCLE:
+                raise ScopeError(crossed_cycle_message(provider))
+            if value is None:  # no event to wait on yet: make one, and look again
+                event = threading.Event()
+                continue
+            try:
+                value.wait()
+            finally:
+                with cython.critical_section(self):
+                    del _waiting[me]
 
+        mine.creation = mark = (creating,)
+        token = PyContextVar_Set(_creating, mark)
         try:
             obj = provider._instantiate(args, kwargs)
             value = _enter(provider, obj, &kind)
         except BaseException:
             self._forget(mine)
             raise
+        finally:
+            _reset_context_var(_creating, token)
         if kind == AWAIT:
             return self._start_async(provider, obj, mine)
         mine.kind = kind
@@ -739,17 +864,15 @@ cdef class Scope:
         if errors:
             report_teardown(self, exc, errors, ())
 
-    def __dealloc__(self):
-        # The pure twin's __del__; a finalizer slot would cost every scope a call.
+    def __del__(self):
+        # A finalizer (tp_finalize), not __dealloc__: the collector runs it before it clears a
+        # reference cycle, so a scope collected in a cycle still has its entries to name.
         cdef _Entry entry
         if self._state != ACTIVE or not self._entries:
             return
         live = [entry.provider for entry in self._entries if entry.state == READY and entry.kind != NO_TEARDOWN]
         if live:
-            try:
-                warnings.warn(gc_open_message(self._name, live), ResourceWarning)
-            except Exception:  # interpreter shutdown, or warnings turned into errors
-                pass
+            warnings.warn(gc_open_message(self._name, live), ResourceWarning)
 
 
 cdef bint _needs_await(list entries):
@@ -760,17 +883,6 @@ cdef bint _needs_await(list entries):
         if entry.state == READY and entry.kind != NO_TEARDOWN and (entry.kind >= AGEN or entry.thread != me):
             return True
     return False
-
-
-cdef int _wait_for(_Entry entry) except -1:
-    """Block until another thread's creation of ``entry`` ends."""
-    made = threading.Event()  # made outside the guarded block: it runs Python code
-    with cython.critical_section(entry):
-        if entry.event is None:
-            entry.event = made
-        event = entry.event  # CREATION_ENDED if the creation ended meanwhile
-    event.wait()
-    return 0
 
 
 cdef int _end_creation(_Entry entry) except -1:
@@ -1056,6 +1168,7 @@ cdef class _ScopedProvider(Provider):
     cdef _Caller _caller  # ContextLocalResource's way of calling provides, made on first use
     cdef str _scope_name
     cdef bint _tears_down  # the pure twin's class attribute
+    cdef bint _custom_provide  # a Python subclass overrides _provide: every call goes through it
 
     cdef void _drop_caller(self) noexcept:
         """Forget the caller made from the old injections (read and replaced under the lock:
@@ -1076,7 +1189,8 @@ cdef class _ScopedProvider(Provider):
     cdef inline object _cached(self):
         """The instance for this call in the scope it binds to, if ready, else _NOT_CACHED."""
         cdef Scope scope
-        if self._last_overriding is None:
+        cdef _Entry entry
+        if self._last_overriding is None and not self._custom_provide:
             scope = _get_current()
             if self._scope_name is not None:
                 scope = _named_scope(scope, self._scope_name)
@@ -1096,7 +1210,10 @@ cdef class _ScopedProvider(Provider):
         if value is not _NOT_CACHED:
             return value
         if self._last_overriding is None:
-            result = self._resolve(self._scope_or_none(), args, kwargs)
+            if self._custom_provide:
+                result = self._provide(args, kwargs)  # dispatches to the override
+            else:
+                result = self._resolve(self._scope_or_none(), args, kwargs)
         else:
             result = self._last_overriding(*args, **kwargs)
         if self._async_mode == ASYNC_MODE_DISABLED:
@@ -1141,8 +1258,10 @@ cdef class _ScopedProvider(Provider):
         The pure twin looks the scope up in _scope()."""
         if scope is None:
             current = _get_current()
-            if self._scope_name is None or current is None:
+            if current is None:
                 raise ScopeError(no_scope_message(self))
+            if self._scope_name is None:
+                raise ScopeError(only_exclusive_message(self, current))
             raise ScopeError(unknown_scope_message(self, self._scope_name, current))
         value = _ready_value(scope, self)
         if value is not _NOT_CACHED:
@@ -1264,6 +1383,7 @@ cdef class ContextLocalSingleton(_ScopedProvider):
 
     def __cinit__(self, *args, **kwargs):
         self._vectorcall = __ds_vectorcall_address
+        self._custom_provide = type(self)._provide is not _SCOPED_PROVIDE
 
     provided_type = None  # a subclass that sets it provides only instances of it (checked when built)
 
@@ -1375,7 +1495,7 @@ cdef class _Caller:
         if self.inner._async_mode == ASYNC_MODE_UNDEFINED:
             self.inner._async_mode = ASYNC_MODE_ENABLED if pending else ASYNC_MODE_DISABLED
         if pending:
-            return _call_when_ready(self.provides, _await_injections(positional, named))
+            return _call_with_injections(self.provides, positional, named)
         return self.provides(*positional, **named)
 
 
@@ -1395,6 +1515,7 @@ cdef class ContextLocalResource(_ScopedProvider):
 
     def __cinit__(self, *args, **kwargs):
         self._vectorcall = __ds_vectorcall_address
+        self._custom_provide = type(self)._provide is not _SCOPED_PROVIDE
 
     def __init__(self, provides=None, *args, **kwargs):
         self._inner = providers.Callable(check_provides(self, provides), *args, **kwargs)
@@ -1440,6 +1561,9 @@ cdef class ContextLocalResource(_ScopedProvider):
         return _READY_NONE if self._async_mode == ASYNC_MODE_ENABLED else None
 
 
+cdef object _SCOPED_PROVIDE = getattr(_ScopedProvider, "_provide")  # the method, looked up at run time
+
+
 cdef int _enable_vectorcall() except -1:
     cdef _ScopedProvider probe = ContextLocalResource.__new__(ContextLocalResource)
     cdef Py_ssize_t offset = <char*>&probe._vectorcall - <char*><PyObject*>probe
@@ -1467,6 +1591,11 @@ async def _await_injections(list args, dict kwargs):
     return args, kwargs
 
 
+async def _call_with_injections(provides, list args, dict kwargs):
+    args, kwargs = await _await_injections(args, kwargs)
+    return provides(*args, **kwargs)
+
+
 async def _call_when_ready(provides, packed):
     args, kwargs = await packed
     return provides(*args, **kwargs)
@@ -1490,9 +1619,12 @@ def scope(name=DEFAULT_SCOPE_NAME, *, exclusive=False):
     ``@scope("job")`` or bare ``@scope``): each call of the decorated function runs in a fresh scope.
     An ``exclusive`` scope holds only providers bound to its name with ``in_scope()``; the others
     resolve in the enclosing scope (the FastAPI integration's "endpoint" scope is one).
+    ``exclusive`` is ``True`` or ``False``; a ``str`` subclass as ``name`` (a ``StrEnum`` member)
+    is kept as its plain ``str`` value. Scopes exit innermost first: exiting one while a scope
+    entered inside it is open raises ``ScopeError`` and closes both.
     """
     cdef Scope created
-    if type(name) is str and name:
+    if type(name) is str and name and (exclusive is False or exclusive is True):
         created = Scope.__new__(Scope)
         created._name = name
         created._exclusive = exclusive

@@ -43,23 +43,30 @@ from ._common import (
     ScopeError,
     bind_scope_name,
     check_exception,
+    check_exclusive,
     check_provides,
     check_scope_name,
     circular_message,
     closed_during_creation_message,
     closed_scope_message,
     closed_value_message,
+    copied_scope_message,
     copy_initialized_message,
     copy_inner,
+    crossed_cycle_message,
     didnt_stop_message,
     didnt_yield_message,
     eagerly,
+    exited_out_of_order_message,
+    exited_twice_message,
     gc_open_message,
     in_teardown_thread,
     no_loop_message,
     no_provides_message,
     no_scope_message,
     no_value_message,
+    not_entered_message,
+    only_exclusive_message,
     reentered_message,
     report_teardown,
     represent,
@@ -67,6 +74,7 @@ from ._common import (
     resume_in_task,
     shielded,
     start,
+    thread_cycle_message,
     unknown_scope_message,
     value_outside_scope_message,
 )
@@ -101,6 +109,12 @@ _Teardown = Tuple[int, Any, "_ScopedProvider[Any]", int]
 
 _current_scope: ContextVar[Optional["Scope"]] = ContextVar("di_scopes.current_scope", default=None)
 
+# The creations in progress in this context, innermost first, as nested 1-tuples (outer,): each
+# tuple is the mark of one creation (_Pending.creation). A thread started in a copy of the context
+# during a creation inherits them: if it resolves one of them, it waits for a creation that may be
+# waiting for it. The marks hold nothing else, so a long-lived thread keeps no instance alive.
+_creating: ContextVar[Optional[Tuple[Any]]] = ContextVar("di_scopes.creating", default=None)
+
 # Guards the instance tables and teardown lists of all scopes. Held only around dict and list
 # updates, never while user code runs.
 _lock = threading.Lock()
@@ -109,12 +123,31 @@ _lock = threading.Lock()
 class _Pending:
     """An entry of a scope's instance table whose creation is in progress."""
 
-    __slots__ = ("owner", "event", "task")
+    __slots__ = ("owner", "event", "task", "creation")
 
     def __init__(self, owner: Optional[int]) -> None:
         self.owner = owner  # thread creating it, to tell a cycle from a race
         self.event: Optional[threading.Event] = None  # made by the first thread that waits
         self.task: Optional[asyncio.Task[Any]] = None  # set when the creation is asynchronous
+        self.creation: Optional[Tuple[Any]] = None  # its mark in _creating
+
+
+# What each blocked thread waits for (thread id -> pending entry), under _lock: a thread that would
+# wait, through these, for itself reports the cycle instead.
+_waiting: Dict[int, _Pending] = {}
+
+
+def _waits_for(pending: _Pending, me: int) -> bool:
+    """Whether the creator of ``pending`` waits, directly or through other waiters, for ``me``."""
+    owner = pending.owner
+    for _ in range(len(_waiting)):
+        blocked = _waiting.get(owner)  # type: ignore[arg-type]
+        if blocked is None:
+            return False
+        owner = blocked.owner
+        if owner == me:
+            return True
+    return False
 
 
 # Looked up like a pending entry, so one type test covers "absent" and "not ready".
@@ -127,6 +160,8 @@ class Scope:
     Enter it with ``with`` or ``async with`` (it nests in the current scope), or decorate a
     function with it: each call then runs in a fresh scope of the same name. When it ends, what
     it created is torn down in reverse creation order, with the ending exception thrown in.
+    A scope is entered and exited once, innermost first; it cannot be copied, pickled or
+    subclassed.
     """
 
     __slots__ = ("_state", "_name", "_exclusive", "_parent", "_instances", "_teardowns", "_token", "_values")
@@ -134,7 +169,7 @@ class Scope:
     def __init__(self, name: str = DEFAULT_SCOPE_NAME, *, exclusive: bool = False) -> None:
         self._state = _NEW
         self._name = check_scope_name(name)
-        self._exclusive = bool(exclusive)
+        self._exclusive = check_exclusive(exclusive)
         self._parent: Optional[Scope] = None
         self._instances: Optional[Dict[Any, Any]] = None  # provider -> instance | _Pending
         self._teardowns: Optional[List[_Teardown]] = None  # in creation order
@@ -165,6 +200,19 @@ class Scope:
     def __repr__(self) -> str:
         return f"<Scope {self._name!r} {_STATE_NAMES[self._state]}>"
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # The compiled twin's Scope is final: neither twin's can be subclassed.
+        raise TypeError(f"type '{Scope.__module__}.Scope' is not an acceptable base type")
+
+    def __copy__(self) -> Scope:
+        raise TypeError(copied_scope_message(self))
+
+    def __deepcopy__(self, memo: Any) -> Scope:
+        raise TypeError(copied_scope_message(self))
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError(copied_scope_message(self))
+
     # Entering and leaving -------------------------------------------------------------------
 
     def _activate(self) -> None:
@@ -182,6 +230,29 @@ class Scope:
             if _current_scope.get() is self:
                 _current_scope.set(self._parent)
 
+    def _check_exit(self, exc: Optional[BaseException], method: str) -> Optional[List[Scope]]:
+        """Refuse an exit that cannot be right; return the scopes still open inside this one
+        (innermost first) when it is exited before them, else None."""
+        check_exception(exc, method)
+        if self._token is None:
+            raise ScopeError(not_entered_message(self) if self._state == _NEW else exited_twice_message(self))
+        current = _current_scope.get()
+        if current is self:
+            return None
+        inner = []
+        while current is not None and current is not self:
+            inner.append(current)
+            current = current._parent
+        return inner if current is self else None  # else: left in another context
+
+    def _exit_out_of_order(self, inner: List[Scope]) -> ScopeError:
+        """Close the scopes left open inside this one; return the error to raise."""
+        error = ScopeError(exited_out_of_order_message(self, inner))
+        for scope in inner:
+            scope._token = None  # its own exit, if it comes, is a second one
+            scope.close(error)
+        return error
+
     def __enter__(self) -> Scope:
         self._activate()
         return self
@@ -192,6 +263,14 @@ class Scope:
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
     ) -> None:
+        inner = self._check_exit(exc, "__exit__()")
+        if inner is not None:
+            error = self._exit_out_of_order(inner)
+            try:
+                self.close(error)
+            finally:
+                self._deactivate()
+            raise error
         try:
             self.close(exc)
         finally:
@@ -209,6 +288,9 @@ class Scope:
         tb: Optional[TracebackType],
     ) -> Awaitable[None]:
         # Not a coroutine: a teardown that does not suspend is done before this returns.
+        inner = self._check_exit(exc, "__aexit__()")
+        if inner is not None:
+            return self._aexit_out_of_order(inner)
         teardowns = self._begin_close()
         if teardowns is not None and _needs_await(teardowns):
             return eagerly(self._aexit_awaiting(teardowns, exc))  # type: ignore[no-any-return]
@@ -224,6 +306,17 @@ class Scope:
             await self._teardown_awaiting(teardowns, exc)
         finally:
             self._deactivate()
+
+    async def _aexit_out_of_order(self, inner: List[Scope]) -> None:
+        error = ScopeError(exited_out_of_order_message(self, inner))
+        for scope in inner:
+            scope._token = None  # its own exit, if it comes, is a second one
+            await scope.aclose(error)
+        try:
+            await self.aclose(error)
+        finally:
+            self._deactivate()
+        raise error
 
     def __call__(self, func: _F) -> _F:
         """Decorate a sync or async function: each call runs in a fresh scope of this name."""
@@ -255,6 +348,7 @@ class Scope:
 
     def _get_or_create(self, provider: _ScopedProvider[Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
         me = get_ident()
+        creating = _creating.get()
         while True:
             with _lock:
                 if self._state != _ACTIVE:
@@ -272,14 +366,32 @@ class Scope:
                     return asyncio.shield(value.task)
                 if value.owner == me:
                     raise ScopeError(circular_message(provider))
-            _wait_for(value)
+                if _is_creating(creating, value):
+                    raise ScopeError(thread_cycle_message(provider))
+                if _waits_for(value, me):
+                    raise ScopeError(crossed_cycle_message(provider))
+                # Made under the lock that _store and _forget take before they look for it: the
+                # creation cannot end between this check and the wait without waking the waiter.
+                event = value.event
+                if event is None:
+                    event = value.event = threading.Event()
+                _waiting[me] = value
+            try:
+                event.wait()
+            finally:
+                with _lock:
+                    del _waiting[me]
 
+        pending.creation = mark = (creating,)
+        token = _creating.set(mark)
         try:
             obj = provider._instantiate(args, kwargs)
             kind, value = _enter(provider, obj)
         except BaseException:
             self._forget(provider, pending)
             raise
+        finally:
+            _creating.reset(token)
         if kind == _AWAIT:
             return self._start_async(provider, obj, pending)
         teardown = None if kind is None else (kind, obj, provider, me)
@@ -415,8 +527,9 @@ class Scope:
             self._teardown(teardowns, exc)
 
     def _teardown(self, teardowns: List[_Teardown], exc: Optional[BaseException]) -> None:
-        errors: List[Tuple[Any, BaseException]] = []
+        errors: Optional[List[Tuple[Any, BaseException]]] = []
         async_left = []
+        error = None
         try:
             for kind, obj, provider, _ in reversed(teardowns):
                 if kind >= _AGEN:
@@ -424,11 +537,16 @@ class Scope:
                     continue
                 error = _exit_sync(kind, obj, exc, provider)
                 if error is not None:
-                    errors.append((provider, error))
+                    errors.append((provider, error))  # type: ignore[union-attr]
         finally:
             self._finish_close()
-        if errors or async_left:
-            report_teardown(self, exc, errors, async_left)
+        try:
+            if errors or async_left:
+                report_teardown(self, exc, errors, async_left)  # type: ignore[arg-type]
+        finally:
+            # The errors' tracebacks hold this frame (the teardown's frames point back to it):
+            # it must not hold them, or each failed scope is a reference cycle.
+            errors = error = None
 
     def aclose(self, exc: Optional[BaseException] = None) -> Awaitable[None]:
         """Tear down what the scope created, newest first, with ``exc`` thrown in; await it.
@@ -482,13 +600,13 @@ def _make(inner: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
     return obj
 
 
-def _wait_for(entry: _Pending) -> None:
-    """Block until another thread's creation of ``entry`` ends."""
-    with _lock:
-        if entry.event is None:
-            entry.event = threading.Event()
-        event = entry.event
-    event.wait()
+def _is_creating(creating: Optional[Tuple[Any]], pending: _Pending) -> bool:
+    """Whether ``pending`` is among the creations in progress ``creating`` (see _creating)."""
+    while creating is not None:
+        if creating is pending.creation:
+            return True
+        creating = creating[0]
+    return False
 
 
 def _enter(provider: _ScopedProvider[Any], obj: Any) -> Tuple[Optional[int], Any]:
@@ -501,7 +619,9 @@ def _enter(provider: _ScopedProvider[Any], obj: Any) -> Tuple[Optional[int], Any
         try:
             return _GEN, next(obj)
         except StopIteration:
-            raise RuntimeError(didnt_yield_message(provider)) from None
+            pass
+        # Raised outside the handler: its context is the caller's, as in the compiled twin.
+        raise RuntimeError(didnt_yield_message(provider))
     if cls is AsyncGeneratorType:
         return _AWAIT, obj
     if hasattr(cls, "__enter__") and hasattr(cls, "__exit__"):
@@ -651,8 +771,10 @@ class _ScopedProvider(providers.Provider[_T]):
         """_provide() for the scope this provider binds to (None: no such scope is active)."""
         if scope is None:
             current = _current_scope.get()
-            if self._scope_name is None or current is None:
+            if current is None:
                 raise ScopeError(no_scope_message(self))
+            if self._scope_name is None:
+                raise ScopeError(only_exclusive_message(self, current))
             raise ScopeError(unknown_scope_message(self, self._scope_name, current))
         instances = scope._instances
         if instances is not None:
@@ -936,7 +1058,7 @@ class _Caller:
             else:
                 self.inner.disable_async_mode()
         if pending:
-            return _call_when_ready(self.provides, _await_injections(positional, named))
+            return _call_with_injections(self.provides, positional, named)
         return self.provides(*positional, **named)
 
 
@@ -958,6 +1080,13 @@ async def _await_injections(args: List[Any], kwargs: Dict[str, Any]) -> Tuple[Li
     for name, value in zip(names, values[len(indexes) :]):
         kwargs[name] = value
     return args, kwargs
+
+
+async def _call_with_injections(provides: Callable[..., Any], args: List[Any], kwargs: Dict[str, Any]) -> Any:
+    # Awaits _await_injections itself: were it handed one, closing this coroutine unstarted (no
+    # event loop) would leave that one never awaited, and warning.
+    args, kwargs = await _await_injections(args, kwargs)
+    return provides(*args, **kwargs)
 
 
 async def _call_when_ready(provides: Callable[..., Any], packed: Awaitable[Any]) -> Any:
@@ -987,6 +1116,9 @@ def scope(name: Union[str, _F] = DEFAULT_SCOPE_NAME, *, exclusive: bool = False)
     ``@scope("job")`` or bare ``@scope``): each call of the decorated function runs in a fresh scope.
     An ``exclusive`` scope holds only providers bound to its name with ``in_scope()``; the others
     resolve in the enclosing scope (the FastAPI integration's "endpoint" scope is one).
+    ``exclusive`` is ``True`` or ``False``; a ``str`` subclass as ``name`` (a ``StrEnum`` member)
+    is kept as its plain ``str`` value. Scopes exit innermost first: exiting one while a scope
+    entered inside it is open raises ``ScopeError`` and closes both.
     """
     if callable(name):
         return scoped_function(Scope, name)  # type: ignore[no-any-return]
