@@ -7,7 +7,7 @@
 Times are per cycle (per resolve for the cached resolve): a row's statistic divided by the inner
 loop length recorded with it. Ratios compare rows of the same run only. The report also includes
 ``docs/callgrind.json`` (from ``python -m benchmarks.callgrind --json``) and, when it exists,
-``docs/http.json`` (written by ``python -m benchmarks.http``).
+``docs/http.json`` (written by ``python -m benchmarks.http``; ``--http FILE`` reads another).
 """
 
 from __future__ import annotations
@@ -208,35 +208,64 @@ def callgrind_section(path: str) -> List[str]:
     return lines
 
 
+HTTP_ENDPOINTS = {
+    "sync": "The sync-session endpoint (two injected sessions and a repository sharing them, a query, "
+    "commit and close)",
+    "async": "The async-session endpoint (an `async def` endpoint taking an `AsyncSession` and a service "
+    "over a repository that share it, a query awaited through the repository, commit and close; "
+    "aiosqlite)",
+}
+
+
+def http_tables(document: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The results file's tables, one per endpoint; a file from before the async endpoint holds
+    only the sync endpoint's rows."""
+    if "endpoints" in document:
+        return document["endpoints"]
+    rows = [
+        {**row, "share_of_floor": row["share_of_manual"], "min": min(row["runs"]), "max": max(row["runs"])}
+        for row in document["rows"]
+    ]
+    return [{"endpoint": "sync", "floor": "manual", "rows": rows}]
+
+
 def http_section(path: str) -> List[str]:
-    """The table of ``python -m benchmarks.http``'s results file, if there is one."""
+    """The tables of ``python -m benchmarks.http``'s results file, if there is one."""
     if not os.path.exists(path):
         return ["Not measured in this checkout: run `python -m benchmarks.http` (writes `docs/http.json`)."]
     with open(path) as data:
         document = json.load(data)
     settings = document["settings"]
     versions = ", ".join(f"{name} {version}" for name, version in document["versions"].items())
+    tables = http_tables(document)
     lines = [
-        "The seed's endpoint (two injected sessions and a repository sharing them, a query, commit "
-        "and close; SQLite in memory) wired eight ways, served by uvicorn with one worker and "
+        "Each endpoint wired several ways (SQLite in memory), served by uvicorn with one worker and "
         f"loaded by wrk with {settings['connections']} connections on 127.0.0.1 "
-        f"({settings['rounds']} interleaved rounds of {settings['duration']:g} s per variant, "
-        f"median; server and load generator {'pinned to separate cores' if settings['pinned'] else 'unpinned'}).",
+        f"({settings['rounds']} round{'s' if settings['rounds'] != 1 else ''} of {settings['duration']:g} s per variant, interleaved"
+        f"{' over both endpoints' if len(tables) > 1 else ''}; the median, the lowest and highest round, "
+        "and the median's share of the endpoint's hand-wired floor; server and load generator "
+        f"{'pinned to separate cores' if settings['pinned'] else 'unpinned'}).",
         "",
         f"Machine: {document['machine']}; Python {document['python']}, di-scopes' {document['implementation']} twin; {versions}.",
-        "",
-        "| variant | requests/s | share of manual | runs |",
-        "|---|---:|---:|---|",
     ]
-    for row in document["rows"]:
-        runs = ", ".join(f"{run:,.0f}" for run in row["runs"])
-        lines.append(
-            f"| `{row['variant']}` | {row['requests_per_second']:,.0f} | {row['share_of_manual']:.1%} | {runs} |"
-        )
+    for table in tables:
+        lines += [
+            "",
+            f"{HTTP_ENDPOINTS.get(table['endpoint'], table['endpoint'])}:",
+            "",
+            f"| variant | requests/s | lowest–highest | share of `{table['floor']}` | runs |",
+            "|---|---:|---:|---:|---|",
+        ]
+        for row in table["rows"]:
+            runs = ", ".join(f"{run:,.0f}" for run in row["runs"])
+            lines.append(
+                f"| `{row['variant']}` | {row['requests_per_second']:,.0f} | {row['min']:,.0f}–{row['max']:,.0f} "
+                f"| {row['share_of_floor']:.1%} | {runs} |"
+            )
     return lines
 
 
-def markdown(results, document, stat: str, source: str) -> str:
+def markdown(results, document, stat: str, source: str, http: str) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -290,7 +319,7 @@ def markdown(results, document, stat: str, source: str) -> str:
         "",
         "## HTTP",
         "",
-        *http_section(os.path.join(DOCS, "http.json")),
+        *http_section(http),
         "",
     ]
     return "\n".join(lines)
@@ -342,6 +371,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--json", help="pytest-benchmark JSON (default: newest under .benchmarks/)")
     parser.add_argument("--stat", default="min", choices=("min", "median", "mean"))
     parser.add_argument("--out", default=DOCS, help="directory for benchmarks.md and benchmarks.png")
+    parser.add_argument(
+        "--http", default=os.path.join(DOCS, "http.json"), help="results of python -m benchmarks.http (default docs/http.json)"
+    )
     args = parser.parse_args(argv)
     source = args.json or latest_json()
     results, document = load(source, args.stat)
@@ -349,7 +381,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         raise SystemExit(f"{source} holds no di-scopes benchmark rows")
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "benchmarks.md"), "w") as out:
-        out.write(markdown(results, document, args.stat, source))
+        out.write(markdown(results, document, args.stat, source, args.http))
     chart(results, args.stat, os.path.join(args.out, "benchmarks.png"))
     print(f"wrote {os.path.join(args.out, 'benchmarks.md')} and benchmarks.png from {source}")
 

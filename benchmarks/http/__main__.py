@@ -1,12 +1,16 @@
-"""HTTP benchmark: the same endpoint wired eight ways, served by uvicorn, loaded by wrk.
+"""HTTP benchmark: two endpoints, each wired several ways, served by uvicorn, loaded by wrk.
 
-    python -m benchmarks.http                      # 3 rounds of 10 s per variant, ~5 minutes
+    python -m benchmarks.http                      # 3 rounds of 10 s per variant, ~10 minutes
+    python -m benchmarks.http --endpoint async     # only the async-session endpoint's variants
     python -m benchmarks.http --duration 1 --rounds 1 --output -   # smoke run
 
-Everything runs on 127.0.0.1 and stops by itself. Each variant gets one uvicorn worker; on a
-machine with two or more cores the server is pinned to one core and wrk to another. Rounds
-interleave the variants, so drift in the machine's speed spreads over all of them; the report
-gives each variant's median requests/s and its share of the hand-wired floor ("manual").
+The sync-session endpoint has eight variants, the async-session endpoint (``AsyncSession``, a
+service over a repository) six, named ``async-...`` (see ``apps.py``). Everything runs on
+127.0.0.1 and stops by itself. Each variant gets one uvicorn worker; on a machine with two or more
+cores the server is pinned to one core and wrk to another. Rounds interleave the variants of both
+endpoints, so drift in the machine's speed spreads over all of them; the report gives, per
+endpoint, each variant's median requests/s, the lowest and highest round, and the median's share
+of that endpoint's hand-wired floor ("manual", "async-manual").
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import Dict, List, Optional
 
 import httpx
 
-from .apps import VARIANTS
+from .apps import ASYNC_VARIANTS, ENDPOINTS, VARIANTS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,7 +105,9 @@ def wrk(url: str, seconds: float, connections: int, core: Optional[int]) -> floa
 
 def versions() -> Dict[str, str]:
     found = {}
-    for name in ("di-scopes", "dependency-injector", "fastapi", "starlette", "uvicorn", "SQLAlchemy", "dishka", "wireup"):
+    for name in (
+        "di-scopes", "dependency-injector", "fastapi", "starlette", "uvicorn", "SQLAlchemy", "aiosqlite", "dishka", "wireup",
+    ):
         try:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -109,47 +115,88 @@ def versions() -> Dict[str, str]:
     return found
 
 
+def endpoint_of(variant: str) -> str:
+    return next(name for name, endpoint in ENDPOINTS.items() if variant in endpoint["variants"])
+
+
+def selected(endpoint: str, variants: Optional[List[str]]) -> List[str]:
+    """The variants to run, in declaration order, each endpoint's floor included."""
+    endpoints = list(ENDPOINTS) if endpoint == "both" else [endpoint]
+    chosen = set(variants or VARIANTS + ASYNC_VARIANTS)
+    order = []
+    for name in endpoints:
+        wanted = [variant for variant in ENDPOINTS[name]["variants"] if variant in chosen]
+        if wanted:
+            floor = ENDPOINTS[name]["floor"]
+            order += [floor] + [variant for variant in wanted if variant != floor]
+    if not order:
+        raise SystemExit(f"none of {', '.join(variants or [])} belongs to the {endpoint} endpoint")
+    return order
+
+
+def summary(samples: Dict[str, List[float]]) -> List[Dict[str, object]]:
+    """Per endpoint: each variant's median, lowest and highest round, and share of the floor."""
+    tables = []
+    for name, endpoint in ENDPOINTS.items():
+        measured = [variant for variant in samples if endpoint_of(variant) == name]
+        if not measured:
+            continue
+        floor = statistics.median(samples[endpoint["floor"]])
+        rows = []
+        for variant in measured:
+            runs = samples[variant]
+            median = statistics.median(runs)
+            rows.append({
+                "variant": variant, "requests_per_second": median, "min": min(runs), "max": max(runs),
+                "share_of_floor": median / floor, "runs": runs,
+            })
+        tables.append({"endpoint": name, "floor": endpoint["floor"], "rows": rows})
+    return tables
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description="HTTP benchmark of the wiring variants (loopback only)")
     parser.add_argument("--duration", type=float, default=10, help="seconds of load per run (default 10)")
     parser.add_argument("--rounds", type=int, default=3, help="runs per variant, interleaved (default 3)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument(
+        "--endpoint", choices=("sync", "async", "both"), default="both",
+        help="the sync-session endpoint's variants, the async-session endpoint's, or both (default)",
+    )
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS + ASYNC_VARIANTS, help="default: all of the endpoint's")
     parser.add_argument("--output", default=str(ROOT / "docs" / "http.json"), help="JSON results file, or - (default docs/http.json)")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian/Ubuntu: apt-get install wrk)")
-    if "manual" not in args.variants:
-        args.variants.insert(0, "manual")
+    variants = selected(args.endpoint, args.variants)
 
     cores = os.cpu_count() or 1
     server_core, load_core = (0, 1) if cores >= 2 else (None, None)
     import di_scopes
 
-    samples: Dict[str, List[float]] = {variant: [] for variant in args.variants}
+    samples: Dict[str, List[float]] = {variant: [] for variant in variants}
     for round_number in range(args.rounds):
-        order = args.variants[round_number % len(args.variants):] + args.variants[: round_number % len(args.variants)]
-        for variant in order:
+        shift = round_number % len(variants)
+        for variant in variants[shift:] + variants[:shift]:
             with Server(variant, server_core) as server:
                 wrk(server.url, 1, args.connections, load_core)  # warm up
                 samples[variant].append(wrk(server.url, args.duration, args.connections, load_core))
-            print(f"round {round_number + 1}/{args.rounds} {variant:<20} {samples[variant][-1]:>9.0f} req/s", flush=True)
+            print(f"round {round_number + 1}/{args.rounds} {variant:<26} {samples[variant][-1]:>9.0f} req/s", flush=True)
 
-    floor = statistics.median(samples["manual"])
-    rows = [
-        {"variant": variant, "requests_per_second": statistics.median(runs), "share_of_manual": statistics.median(runs) / floor, "runs": runs}
-        for variant, runs in samples.items()
-    ]
-    print(f"\n{'variant':<20} {'req/s':>9} {'share of manual':>16}")
-    for row in rows:
-        print(f"{row['variant']:<20} {row['requests_per_second']:>9.0f} {row['share_of_manual']:>15.1%}")
+    tables = summary(samples)
+    for table in tables:
+        print(f"\n{table['endpoint']}-session endpoint")
+        print(f"{'variant':<26} {'req/s':>9} {'lowest-highest':>17} {'share of ' + table['floor']:>22}")
+        for row in table["rows"]:
+            spread = f"{row['min']:.0f}-{row['max']:.0f}"
+            print(f"{row['variant']:<26} {row['requests_per_second']:>9.0f} {spread:>17} {row['share_of_floor']:>21.1%}")
     results = {
         "machine": f"{platform.machine()}, {cores} cores, {platform.platform()}",
         "python": platform.python_version(),
         "implementation": di_scopes.IMPLEMENTATION,
         "versions": versions(),
         "settings": {"duration": args.duration, "rounds": args.rounds, "connections": args.connections, "pinned": server_core is not None},
-        "rows": rows,
+        "endpoints": tables,
     }
     if args.output != "-":
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
