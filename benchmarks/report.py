@@ -32,11 +32,20 @@ TARGETS = [
     ("service_graph", "c", "dishka", "<=", 0.5, "service graph: compiled ≤ 0.5× dishka"),
     ("cached_resolve", "c", "object", "<=", 1.1, "cached resolve: compiled ≤ 1.1× `providers.Object(x)()`"),
     ("empty_scope", "c", "object", "<=", 2.5, "empty scope: compiled ≤ 2.5× `providers.Object(x)()`"),
+    ("async_request_cycle", "c", "dishka", "<=", 0.6, "async request cycle: compiled ≤ 0.6× dishka"),
+    ("async_request_cycle", "c", "floor", "<=", 2.5, "async request cycle: compiled ≤ 2.5× the hand-driven floor"),
+    ("async_service_graph", "c-fast", "dishka", "<=", 1.0, "async service graph, fast path: ≤ 1.0× dishka"),
+    ("async_service_graph", "c", "dishka", "<=", 1.0, "async service graph, `await container.service()`: ≤ 1.0× dishka"),
 ]
 
 NOTES = {
     "c": "`with di_scopes.scope():`, `ContextLocalResource(session_gen)`",
+    "c-fast": "the async service graph as `di_scopes.fastapi.inject` resolves an endpoint's "
+    "`Provide[Container.service]`: the same `Factory` providers, built without dependency-injector's gather",
     "py": "the same code on the pure-Python twin",
+    "di-factory-floor": "dependency-injector's own async `Factory` graph over a `providers.Callable` "
+    "returning a done future of a hand-driven session: what `await container.service()` costs "
+    "whatever the session provider does",
     "di-contextlocal-singleton": "no teardown of its own: the generator is driven in the factory and "
     "finished by hand after `reset()`; no scope, so the empty scope row is one `reset()`",
     "di-contextlocal-resource": "`shutdown()` in the same context ends a cycle (the empty scope row is "
