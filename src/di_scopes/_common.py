@@ -527,16 +527,6 @@ class Ready:
 
 DONE = Ready(None)
 
-
-def eagerly(coro: Coroutine[Any, Any, Any]) -> Any:
-    """Run ``coro`` now, in the caller's task, until it first suspends; return an awaitable for
-    the rest: ``DONE`` when it finished (its result is dropped), else one that resumes it in the
-    awaiting task. What it raised before suspending, it raises here."""
-    finished, yielded = start(coro)
-    if finished:
-        return DONE
-    return _Resumption(coro, yielded)
-
 # What a pending creation's event becomes once the creation has ended, under the same lock as
 # the waiters register theirs: a thread that comes to wait after the end finds it already set.
 CREATION_ENDED = threading.Event()

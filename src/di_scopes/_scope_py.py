@@ -56,7 +56,6 @@ from ._common import (
     crossed_cycle_message,
     didnt_stop_message,
     didnt_yield_message,
-    eagerly,
     exited_out_of_order_message,
     exited_twice_message,
     gc_open_message,
@@ -293,7 +292,9 @@ class Scope:
             return self._aexit_out_of_order(inner)
         teardowns = self._begin_close()
         if teardowns is not None and _needs_await(teardowns):
-            return eagerly(self._aexit_awaiting(teardowns, exc))  # type: ignore[no-any-return]
+            # The coroutine runs in the caller's task until it suspends (_teardown_awaiting), as
+            # the compiled twin's _teardown_eagerly does before it returns.
+            return self._aexit_awaiting(teardowns, exc)
         try:
             if teardowns is not None:
                 self._teardown(teardowns, exc)
@@ -563,7 +564,7 @@ class Scope:
         if not _needs_await(teardowns):
             self._teardown(teardowns, exc)
             return DONE
-        return eagerly(self._teardown_awaiting(teardowns, exc))  # type: ignore[no-any-return]
+        return self._teardown_awaiting(teardowns, exc)
 
     async def _teardown_awaiting(self, teardowns: List[_Teardown], exc: Optional[BaseException]) -> None:
         cancelled = None
