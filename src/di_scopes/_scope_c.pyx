@@ -1637,6 +1637,8 @@ def scope(name=DEFAULT_SCOPE_NAME, *, exclusive=False):
 # The fast path's Factory graphs: the counterpart of _graph.py ------------------------------
 
 cdef object _Factory = providers.Factory
+cdef object _future_done = asyncio.Future.done
+cdef object _future_result = asyncio.Future.result
 cdef set _plain_classes = set()  # classes whose instances are never futures or coroutines
 cdef dict _injecting_classes = {}  # class -> whether its instances are injected by calling them
 
@@ -1649,10 +1651,13 @@ def provide_graph(provider):
 
 cdef object _provide_graph(provider):
     cdef Provider factory
-    if type(provider) is _Factory:
+    cls = type(provider)
+    if cls is _Factory:
         factory = <Provider>provider
         if factory._async_mode != ASYNC_MODE_DISABLED and factory._last_overriding is None:
             return _build_graph(factory)
+    elif cls is ContextLocalResource or cls is ContextLocalSingleton:
+        return _call_noargs(<_ScopedProvider>provider)  # what provider() reaches, without the dispatch
     return provider()
 
 
@@ -1690,8 +1695,8 @@ cdef class _GraphState:
     cdef object take(self, value, values, key):
         if _is_future_or_coroutine_cached(value):
             self.awaited = True
-            if type(value) is _Future and value.done():
-                return value.result()
+            if type(value) is _Future and _future_done(value):
+                return _future_result(value)
             if self.pending is None:
                 self.pending = []
             self.pending.append((values, key))
@@ -1764,9 +1769,9 @@ def inject_into(dict injections, dict kwargs):
         if name in kwargs:
             continue
         value = _provide_graph(provider)
-        if type(value) is _Future and value.done():
-            value = value.result()
-        elif not provider.is_async_mode_disabled() and _awaitable(value):
+        if type(value) is _Future and _future_done(value):
+            value = _future_result(value)
+        elif (<Provider?>provider)._async_mode != ASYNC_MODE_DISABLED and _awaitable(value):
             if pending is None:
                 pending = []
             pending.append(name)
