@@ -583,7 +583,11 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
                 if self._entries[len(self._entries) - 1] is not entry:
                     _remove(self._entries, entry)  # ready entries keep their creation order
                     self._entries.append(entry)
-        _end_creation(entry)  # the pure twin swaps the event inside its lock
+            # In the block where waiters install their event: none can be missed.
+            event = entry.event
+            entry.event = _CREATION_ENDED
+        if event is not None:
+            event.set()
         return stored
 
     cdef int _forget(self, _Entry entry) except -1:
@@ -591,7 +595,10 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
         with cython.critical_section(self):
             if self._state == ACTIVE:
                 _remove(self._entries, entry)
-        _end_creation(entry)
+            event = entry.event
+            entry.event = _CREATION_ENDED
+        if event is not None:
+            event.set()
         return 0
 
     cdef object _start_async(self, _ScopedProvider provider, obj, _Entry entry):
@@ -883,16 +890,6 @@ cdef bint _needs_await(list entries):
         if entry.state == READY and entry.kind != NO_TEARDOWN and (entry.kind >= AGEN or entry.thread != me):
             return True
     return False
-
-
-cdef int _end_creation(_Entry entry) except -1:
-    """Wake the threads waiting for ``entry``'s creation; later ones find CREATION_ENDED."""
-    with cython.critical_section(entry):
-        event = entry.event
-        entry.event = _CREATION_ENDED
-    if event is not None:
-        event.set()
-    return 0
 
 
 cdef object _make(Provider inner, tuple args, dict kwargs):
@@ -1673,6 +1670,7 @@ cdef inline bint _injects_by_class(value):
 
 
 cdef bint _is_future_or_coroutine_cached(value):
+    # _graph._is_future_or_coroutine: dependency-injector's test, with its non-awaitable classes cached
     cls = type(value)
     if cls is _Future:
         return True
