@@ -14,7 +14,7 @@ import sys
 import threading
 import traceback
 import weakref
-from typing import Any, Awaitable, Callable, Coroutine, Dict, Generator, Iterable, Optional, Sequence, Set, Tuple, TypeVar
+from typing import Any, Awaitable, Callable, Coroutine, Generator, Iterable, Optional, Sequence, Set, Tuple, TypeVar
 
 from anyio import CapacityLimiter, to_thread
 from dependency_injector import errors, providers
