@@ -1,10 +1,12 @@
-"""The async path: setup and teardown run in the caller's task until they suspend, then in a
-task of their own; what users see is the same either way."""
+"""The async path: setup and teardown run in the caller's task until they suspend; a setup that
+suspends then goes on in a task of its own (it may have several awaiters), a teardown in the task
+that awaits it, shielded; what users see is the same either way."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import time
 
 import pytest
 from dependency_injector import containers, providers
@@ -84,8 +86,9 @@ def test_teardown_order_and_outcome_do_not_depend_on_suspending(impl, suspend):
     assert log == opened + ["commit c", "close c", "commit b", "close b", "commit a", "close a"] + opened + [
         "rollback c: KeyError", "close c", "rollback b: KeyError", "close b", "rollback a: KeyError", "close a",
     ]
-    # Only a step that suspends gets a task of its own (two scopes, one each).
-    assert tasks == {"none": 0, "setup": 2, "teardown": 2, "both": 4}[suspend]
+    # Only a setup that suspends gets a task of its own (two scopes, one each), since its
+    # instance may have several awaiters; a teardown goes on in the task that awaits it.
+    assert tasks == {"none": 0, "setup": 2, "teardown": 0, "both": 2}[suspend]
 
 
 def test_scope_enter_returns_an_awaitable_of_the_scope(impl):
@@ -279,6 +282,114 @@ def test_cancelled_during_a_suspended_teardown_finishes_it_then_propagates(impl)
 
     asyncio.run(main())
     assert log == ["committed"]
+
+
+def test_a_suspended_teardown_runs_in_the_awaiting_task_and_outlives_every_cancellation(impl):
+    """Cancelled at each of its three waits (a worker thread's future, a timer, a bare yield),
+    the teardown still finishes every step in the request's own task, none of the futures it
+    waits on is cancelled, and the request then ends with one CancelledError."""
+    log = []
+    awaited = []
+    waiting = asyncio.Event()
+
+    async def session():
+        yield "s"
+        loop = asyncio.get_running_loop()
+        for step in ("thread", "timer", "yield"):
+            if step == "thread":
+                future = loop.run_in_executor(None, time.sleep, 0.02)
+            elif step == "timer":
+                future = loop.create_future()
+                loop.call_later(0.02, future.set_result, None)
+            else:
+                future = None
+            awaited.append(future)
+            waiting.set()
+            if future is None:
+                await asyncio.sleep(0)
+            else:
+                await future
+            log.append((step, asyncio.current_task() is request_task))
+
+    provider = impl.ContextLocalResource(session)
+
+    async def request():
+        async with impl.scope():
+            await provider()
+
+    async def main():
+        nonlocal request_task
+        request_task = asyncio.ensure_future(request())
+        for _ in range(3):
+            await waiting.wait()
+            waiting.clear()
+            request_task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await request_task
+        assert all(not f.cancelled() for f in awaited if f is not None)
+
+    request_task = None
+    _, tasks = tasks_created(main)
+    assert log == [("thread", True), ("timer", True), ("yield", True)]
+    assert tasks == 1  # the request itself (the executor's future is not a task)
+
+
+def test_a_timeout_during_a_suspended_teardown_waits_for_it_then_raises(impl):
+    log = []
+
+    async def session():
+        yield "s"
+        await asyncio.sleep(0.05)
+        log.append("committed")
+
+    provider = impl.ContextLocalResource(session)
+
+    async def request():
+        async with impl.scope():
+            await provider()
+
+    async def main():
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(request(), 0.01)
+        assert log == ["committed"]  # the timeout's error came after the teardown
+
+    asyncio.run(main())
+
+
+def test_a_future_cancelled_under_a_teardown_is_the_teardowns_to_handle(impl):
+    """Only the awaiting task's cancellation is held back: a future cancelled by other code
+    raises CancelledError inside the teardown, as it would unshielded."""
+    log = []
+    futures = []
+
+    async def session():
+        yield "s"
+        future = asyncio.get_running_loop().create_future()
+        futures.append(future)
+        try:
+            await future
+        except asyncio.CancelledError:
+            log.append("saw the cancelled future")
+            raise
+
+    provider = impl.ContextLocalResource(session)
+
+    async def main():
+        async def request():
+            async with impl.scope():
+                await provider()
+
+        task = asyncio.ensure_future(request())
+        while not futures:
+            await asyncio.sleep(0)
+        futures[0].cancel()
+        with pytest.raises(BaseExceptionGroup) as raised:
+            await task
+        assert [type(e) for e in raised.value.exceptions] == [asyncio.CancelledError]
+        assert not task.cancelled()
+
+    asyncio.run(main())
+    assert log == ["saw the cancelled future"]
 
 
 def test_overriding_an_async_provider_answers_instead(impl):

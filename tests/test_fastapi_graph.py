@@ -188,3 +188,40 @@ def test_a_sync_graph_is_left_to_dependency_injector(twin):
         assert repo.session is container.session()
         assert container.repo.is_async_mode_disabled()
         assert provide(container.repo).session is repo.session
+
+
+class Lazy:
+    """An awaitable that is neither a future nor a coroutine."""
+
+    def __await__(self):
+        yield from asyncio.sleep(0).__await__()
+        return "awaited"
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "di-style"])
+def test_an_injected_awaitable_that_is_no_future_or_coroutine_is_awaited(twin, fast):
+    """dependency-injector's @inject awaits whatever is awaitable; so does the fast path (with
+    the answer cached per class, asked again for each instance here)."""
+
+    class Container(containers.DeclarativeContainer):
+        lazy = providers.Callable(Lazy)
+        session = twin.ContextLocalResource(lambda: Session(1))
+
+    inject = di_scopes.fastapi.inject if fast else wiring.inject
+    app = FastAPI()
+    app.add_middleware(ScopeMiddleware)
+
+    @app.get("/")
+    @inject
+    async def endpoint(
+        lazy=Depends(wiring.Provide[Container.lazy]), session: Session = Depends(wiring.Provide[Container.session])
+    ):
+        return {"lazy": lazy, "session": session.number}
+
+    container = Container()
+    container.wire(modules=[__name__])
+    try:
+        for _ in range(2):
+            assert get(app, "/")[0].json() == {"lazy": "awaited", "session": 1}
+    finally:
+        container.unwire()

@@ -475,21 +475,88 @@ async def shielded(coro: Coroutine[Any, Any, _R]) -> Tuple[_R, BaseException | N
     """Run ``coro`` to completion, however often the caller is cancelled meanwhile.
 
     Returns its result and the caller's cancellation, if one arrived, for the caller to raise
-    once it has finished its own work. A coroutine that does not suspend runs in the caller's
-    task; one that does goes on in a task of its own, which a cancellation cannot reach.
+    once it has finished its own work. ``coro`` runs in the caller's task (see ``_Shielding``).
     """
     finished, value = start(coro)
     if finished:
         return value, None
-    task = resume_in_task(coro, value)
-    cancelled = None
-    while True:
-        try:
-            return await asyncio.shield(task), cancelled
-        except asyncio.CancelledError as error:
-            if task.cancelled():
-                raise
-            cancelled = error
+    return await _Shielding(coro, value)
+
+
+class _Shielding:
+    """Awaitable that finishes ``coro`` (suspended on ``yielded``) in the awaiting task, shielded.
+
+    The task waits on what ``coro`` waits on, through an ``_Uncancellable`` view of each future,
+    so ``Task.cancel()`` cannot cancel the future under ``coro`` (it only marks the task, which
+    throws ``CancelledError`` in once the future is done). That error is kept and ``coro`` goes
+    on; its result comes back with the kept cancellation. No task of its own: spawning one and
+    waiting on it through ``asyncio.shield`` costs three more event-loop turns.
+    """
+
+    __slots__ = ("coro", "yielded")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], yielded: Any) -> None:
+        self.coro = coro
+        self.yielded = yielded
+
+    def __await__(self) -> Generator[Any, Any, Tuple[Any, Optional[BaseException]]]:
+        coro, yielded = self.coro, self.yielded
+        cancelled: Optional[BaseException] = None
+        while True:
+            blocking = getattr(yielded, "_asyncio_future_blocking", None)
+            try:
+                sent = yield (_Uncancellable(yielded) if blocking else yielded)
+            except asyncio.CancelledError as error:
+                # The task's cancellation, unless the future itself was cancelled: then it is
+                # coro's to handle, as it would be unshielded.
+                if not (blocking and yielded.cancelled()):
+                    cancelled = error
+                    sent = None  # coro reads the future's outcome itself, as after a wakeup
+                else:
+                    try:
+                        yielded = coro.throw(error)
+                    except StopIteration as stop:
+                        return stop.value, cancelled
+                    continue
+            except BaseException as error:  # thrown in by the task: pass it on
+                try:
+                    yielded = coro.throw(error)
+                except StopIteration as stop:
+                    return stop.value, cancelled
+                continue
+            try:
+                yielded = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value, cancelled
+
+
+class _Uncancellable:
+    """A future as the awaiting task sees it, except that the task's ``cancel()`` does not
+    reach it. asyncio's tasks accept any future-like object (``asyncio.isfuture``)."""
+
+    __slots__ = ("_future", "_asyncio_future_blocking")
+
+    def __init__(self, future: Any) -> None:
+        self._future = future
+        self._asyncio_future_blocking = True
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        return self._future.get_loop()  # type: ignore[no-any-return]
+
+    def add_done_callback(self, fn: Callable[[Any], object], *, context: Any = None) -> None:
+        self._future.add_done_callback(fn, context=context)
+
+    def remove_done_callback(self, fn: Callable[[Any], object]) -> int:
+        return self._future.remove_done_callback(fn)  # type: ignore[no-any-return]
+
+    def done(self) -> bool:
+        return self._future.done()  # type: ignore[no-any-return]
+
+    def cancel(self, msg: Any = None) -> bool:
+        return False  # the task then throws CancelledError in once the future is done
+
+    def __repr__(self) -> str:
+        return f"<shielded {self._future!r}>"
 
 
 # Teardown in worker threads gets threads of its own. Were it to queue for the thread pool that

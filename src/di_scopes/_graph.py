@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from asyncio import Future
 from inspect import isawaitable
+from types import GeneratorType
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from dependency_injector import providers
@@ -61,6 +62,21 @@ def _is_future_or_coroutine(value: Any) -> bool:
     if not hasattr(cls, "_asyncio_future_blocking") and len(_plain_classes) < 256:
         _plain_classes.add(cls)
     return False
+
+
+# Whether instances of a class are awaitable: inspect.isawaitable's answer, which for anything
+# but a generator depends on the class alone; most injected values are of a few classes.
+_awaitable_classes: Dict[type, bool] = {}
+
+
+def _is_awaitable(value: Any) -> bool:
+    cls = value.__class__
+    known = _awaitable_classes.get(cls)
+    if known is None:
+        known = isawaitable(value)
+        if cls is not GeneratorType and len(_awaitable_classes) < 256:
+            _awaitable_classes[cls] = known
+    return known
 
 
 def _build(factory: Any) -> Any:
@@ -149,7 +165,8 @@ async def _with_attributes(instance: Any, attributes: Dict[str, Any]) -> Any:
 def inject_into(injections: Dict[str, Any], kwargs: Dict[str, Any]) -> Optional[List[str]]:
     """Resolve the fast path's injections (name -> provider) into ``kwargs``, skipping names
     the caller passed; a done future's result is taken at once. Returns the names whose values
-    must still be awaited, or None."""
+    must still be awaited (what ``inspect.isawaitable`` accepts, as dependency-injector's
+    ``@inject`` awaits), or None."""
     pending = None
     for name, provider in injections.items():
         if name in kwargs:
@@ -157,7 +174,7 @@ def inject_into(injections: Dict[str, Any], kwargs: Dict[str, Any]) -> Optional[
         value = provide(provider)
         if value.__class__ is Future and value.done():
             value = value.result()
-        elif not provider.is_async_mode_disabled() and isawaitable(value):
+        elif _is_awaitable(value):
             if pending is None:
                 pending = []
             pending.append(name)

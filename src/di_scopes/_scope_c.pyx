@@ -1683,6 +1683,21 @@ cdef bint _is_future_or_coroutine_cached(value):
     return False
 
 
+cdef dict _awaitable_classes = {}  # class -> isawaitable's answer (see _graph._is_awaitable)
+
+
+cdef bint _awaitable_cached(value) except -1:
+    cls = type(value)
+    if cls is _Future or PyCoro_CheckExact(value):
+        return True
+    known = _awaitable_classes.get(cls)
+    if known is None:
+        known = isawaitable(value)
+        if not PyGen_CheckExact(value) and len(_awaitable_classes) < 256:
+            _awaitable_classes[cls] = known
+    return known is True
+
+
 @cython.final
 cdef class _GraphState:
     """What resolving one Factory's injections found (the pure twin's _State)."""
@@ -1761,7 +1776,8 @@ async def _with_attributes(instance, dict attributes):
 def inject_into(dict injections, dict kwargs):
     """Resolve the fast path's injections (name -> provider) into ``kwargs``, skipping names
     the caller passed; a done future's result is taken at once. Returns the names whose values
-    must still be awaited, or None (the pure twin's counterpart is _graph.inject_into)."""
+    must still be awaited (what ``inspect.isawaitable`` accepts, as dependency-injector's
+    ``@inject`` awaits), or None (the pure twin's counterpart is _graph.inject_into)."""
     cdef list pending = None
     for name, provider in injections.items():
         if name in kwargs:
@@ -1769,7 +1785,7 @@ def inject_into(dict injections, dict kwargs):
         value = _provide_graph(provider)
         if type(value) is _Future and _future_done(value):
             value = _future_result(value)
-        elif (<Provider?>provider)._async_mode != ASYNC_MODE_DISABLED and _awaitable(value):
+        elif _awaitable_cached(value):
             if pending is None:
                 pending = []
             pending.append(name)
