@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+import traceback
 
 import pytest
 from dependency_injector import containers, providers
@@ -390,6 +391,80 @@ def test_a_future_cancelled_under_a_teardown_is_the_teardowns_to_handle(impl):
 
     asyncio.run(main())
     assert log == ["saw the cancelled future"]
+
+
+@pytest.mark.parametrize("shape", ["yields again", "raises", "re-raises", "swallows"])
+def test_what_a_teardown_does_after_suspending_is_reported_as_without_suspending(impl, shape):
+    """Each way an async generator's teardown can end, once it has suspended (then handed to
+    the awaiting task) and without suspending, with an older resource that suspends too."""
+
+    def run(suspend):
+        log = []
+
+        async def newest():
+            try:
+                yield "newest"
+            except LookupError:
+                if suspend:
+                    await asyncio.sleep(0)
+                if shape == "re-raises":
+                    log.append("re-raise")
+                    raise
+                log.append("swallow")
+                return
+            if suspend:
+                await asyncio.sleep(0)
+            try:
+                if shape == "yields again":
+                    yield "again"
+                elif shape == "raises":
+                    raise OSError("commit failed")
+            finally:
+                log.append("newest closed")
+
+        async def oldest():
+            try:
+                yield "oldest"
+            finally:
+                if suspend:
+                    await asyncio.sleep(0)
+                log.append("oldest closed")
+
+        first, second = impl.ContextLocalResource(oldest), impl.ContextLocalResource(newest)
+
+        async def main():
+            failing = shape in ("re-raises", "swallows")
+            try:
+                async with impl.scope():
+                    await first()
+                    await second()
+                    if failing:
+                        raise LookupError("request failed")
+            except BaseException as error:
+                return error
+            return None
+
+        outcome, tasks = tasks_created(main)
+        described = None if outcome is None else (
+            type(outcome).__name__, [f"{type(e).__name__}: {e}" for e in getattr(outcome, "exceptions", [])]
+        )
+        if shape == "re-raises":  # the request's own error, without the teardown's frames
+            assert [frame.name for frame in traceback.extract_tb(outcome.__traceback__)] == ["main"]
+        return log, described, tasks
+
+    assert run(True)[:2] == run(False)[:2]
+    log, outcome, tasks = run(True)
+    assert tasks == 0
+    assert log[-1] == "oldest closed"
+    if shape == "yields again":
+        assert log == ["newest closed", "oldest closed"]
+        assert outcome[0] == "ExceptionGroup" and "yielded again" in outcome[1][0]
+    elif shape == "raises":
+        assert outcome == ("ExceptionGroup", ["OSError: commit failed"])
+    elif shape == "re-raises":
+        assert log == ["re-raise", "oldest closed"] and outcome == ("LookupError", [])
+    else:
+        assert log == ["swallow", "oldest closed"] and outcome == ("LookupError", [])
 
 
 def test_overriding_an_async_provider_answers_instead(impl):

@@ -64,7 +64,6 @@ from ._common import (
     scoped_function,
     _Resumption,
     resume_in_task,
-    shielded,
     start,
     thread_cycle_message,
     unknown_scope_message,
@@ -206,6 +205,7 @@ cdef object _creating = ContextVar("di_scopes.creating", default=None)  # see th
 cdef object _Future = asyncio.Future
 cdef object _get_running_loop = asyncio.get_running_loop
 cdef object _shield = asyncio.shield
+cdef object _CancelledError = asyncio.CancelledError
 cdef object _is_provider = providers.is_provider
 cdef object _is_delegated = providers.is_delegated
 cdef object _CREATION_ENDED = CREATION_ENDED
@@ -829,7 +829,7 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
                     yielded = <object>result
                     Py_XDECREF(result)
                     if status == PYGEN_RETURN:
-                        yielded = _YIELDED_AGAIN  # _finish_step closes it and reports
+                        yielded = _YIELDED_AGAIN  # _teardown_awaiting closes it and reports
                     break  # it suspended on ``yielded``: the rest is awaited
                 if error is not None:
                     errors.append((entry.provider, error))
@@ -842,7 +842,7 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
                 errors.append((entry.provider, error))
             index -= 1
         if index >= 0:
-            rest = self._teardown_awaiting(entries, index, exc, errors, step, yielded)
+            rest = self._teardown_awaiting(entries, index, exc, traceback, errors, step, yielded)
             return self._deactivating(rest) if deactivate else rest
         try:
             self._finish_close()
@@ -859,10 +859,43 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
         finally:
             self._deactivate()
 
-    async def _teardown_awaiting(self, list entries, Py_ssize_t index, exc, list errors, step, yielded):
+    async def _teardown_awaiting(self, list entries, Py_ssize_t index, exc, traceback, list errors, step, yielded):
+        """The rest of a teardown that suspended: ``step``, the teardown of ``entries[index]``
+        that _teardown_eagerly began (suspended on ``yielded``), then the older entries; all in
+        the awaiting task, shielded from its cancellation (see _Shielded). ``traceback`` is
+        ``exc``'s from before the teardown began."""
+        cdef _Entry entry = <_Entry>entries[index] if step is not None else None
+        cdef _Shielded shielded
         cancelled = None
         try:
-            errors, cancelled = await shielded(_teardown_async(entries, index, exc, errors, step, yielded))
+            if entry is not None:
+                if yielded is not _YIELDED_AGAIN:
+                    shielded = _Shielded.__new__(_Shielded, step, yielded)
+                    await shielded
+                    cancelled = shielded.cancelled
+                    error = shielded.error
+                    if error is None:
+                        yielded = _YIELDED_AGAIN  # a value instead of the end: closed below
+                    elif isinstance(error, StopAsyncIteration):
+                        pass  # it finished: the teardown is done
+                    elif _is_own(error, exc):
+                        exc.__traceback__ = traceback  # without the teardown's frames
+                    else:
+                        errors.append((entry.provider, error))
+                if yielded is _YIELDED_AGAIN:
+                    shielded = _Shielded.__new__(_Shielded, _close_again(entry.obj, entry.provider), None)
+                    if not shielded.start():
+                        await shielded
+                        cancelled = cancelled or shielded.cancelled
+                    errors.append((entry.provider, shielded.value))
+                index -= 1
+            if index >= 0:
+                shielded = _Shielded.__new__(_Shielded, _teardown_async(entries, index, exc, errors), None)
+                if not shielded.start():
+                    await shielded
+                    cancelled = cancelled or shielded.cancelled
+                if shielded.error is not None:
+                    raise shielded.error
         finally:
             self._finish_close()
         if cancelled is not None:
@@ -1012,22 +1045,160 @@ async def _discard_async(Scope scope, provider, int kind, obj):
     raise ScopeError(closed_during_creation_message(provider, scope))
 
 
-async def _finish_step(step, yielded, obj, exc, provider):
-    """_exit_async for an async generator whose teardown step was begun and suspended."""
-    traceback = None if exc is None else exc.__traceback__
+async def _close_again(obj, provider):
+    """An async generator's teardown step yielded a value instead of stopping: close it; the
+    error to report."""
     try:
-        if yielded is not _YIELDED_AGAIN:
-            try:
-                await _Resumption(step, yielded)
-            except StopAsyncIteration:
-                return None
         await obj.aclose()
-        return RuntimeError(didnt_stop_message(provider))
     except BaseException as error:
-        if not _is_own(error, exc):
-            return error
-        exc.__traceback__ = traceback  # without the teardown's frames
-        return None
+        return error
+    return RuntimeError(didnt_stop_message(provider))
+
+
+@cython.final
+@cython.freelist(4)
+@cython.auto_pickle(False)
+cdef class _Shielded:
+    """Finishes ``it``, an iterator suspended on ``yielded``, in the awaiting task, shielded from
+    the task's cancellation: the compiled counterpart of _common._Shielding (same steps), and
+    awaiting it never raises: ``value``, ``error`` (what ``it`` raised, StopIteration aside) and
+    ``cancelled`` (the task's cancellation, held back) say how it ended."""
+
+    cdef object it
+    cdef object waiting  # what ``it`` waits on
+    cdef bint handed  # whether ``waiting`` was handed to the task yet
+    cdef bint finished
+    cdef readonly object value
+    cdef readonly object error
+    cdef readonly object cancelled
+
+    def __cinit__(self, it, yielded):
+        self.it = it
+        self.waiting = yielded
+
+    cdef bint start(self) except -1:
+        """Run ``it``, a coroutine not started yet, until it first suspends; whether it finished
+        (then nothing is left to await)."""
+        self.handed = True
+        self._resume(None, None)
+        return self.finished
+
+    def __await__(self):
+        return self
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        waiting = self._resume(None, None)
+        if self.finished:
+            raise StopIteration
+        return waiting
+
+    def send(self, value):
+        waiting = self._resume(value, None)
+        if self.finished:
+            raise StopIteration
+        return waiting
+
+    def throw(self, typ, val=None, tb=None):
+        if val is None:
+            val = typ() if isinstance(typ, type) else typ
+        elif not isinstance(val, BaseException):
+            val = typ(val)
+        if tb is not None:
+            val = val.with_traceback(tb)
+        waiting = self._resume(None, val)
+        if self.finished:
+            raise StopIteration
+        return waiting
+
+    def close(self):
+        close = getattr(self.it, "close", None)
+        if close is not None:
+            close()
+
+    cdef object _resume(self, sent, thrown):
+        cdef PyObject* result = NULL
+        cdef int status
+        if not self.handed:
+            self.handed = True
+            if thrown is None:
+                return self._hand(self.waiting)
+        waiting = self.waiting
+        if thrown is not None and isinstance(thrown, _CancelledError):
+            if not (_is_blocking(waiting) and waiting.cancelled()):
+                # The task's cancellation: kept; ``it`` reads its future's outcome itself.
+                self.cancelled = thrown
+                thrown = None
+                sent = None
+        try:
+            if thrown is None:
+                status = PyIter_Send(self.it, sent, &result)
+                value = <object>result
+                Py_XDECREF(result)
+                if status == PYGEN_RETURN:
+                    self.value = value
+                    self.finished = True
+                    return None  # the end (StopIteration)
+            else:
+                value = self.it.throw(thrown)
+        except StopIteration as stop:
+            self.value = stop.value
+            self.finished = True
+            return None
+        except BaseException as error:
+            self.error = error
+            self.finished = True
+            return None
+        self.waiting = value
+        return self._hand(value)
+
+    cdef object _hand(self, waiting):
+        if _is_blocking(waiting):
+            return _Uncancellable.__new__(_Uncancellable, waiting)
+        return waiting
+
+
+cdef inline bint _is_blocking(waiting) except -1:
+    """Whether ``waiting`` is a future the task is to wait on (asyncio.isfuture, blocking)."""
+    if waiting is None:
+        return False
+    blocking = getattr(waiting, "_asyncio_future_blocking", None)
+    return blocking is not None and bool(blocking)
+
+
+@cython.final
+@cython.freelist(4)
+@cython.auto_pickle(False)
+cdef class _Uncancellable:
+    """A future as the awaiting task sees it, except that the task's ``cancel()`` does not
+    reach it (the compiled counterpart of _common._Uncancellable)."""
+
+    cdef object _future
+    cdef public object _asyncio_future_blocking
+
+    def __cinit__(self, future):
+        self._future = future
+        self._asyncio_future_blocking = True
+
+    def get_loop(self):
+        return self._future.get_loop()
+
+    def add_done_callback(self, fn, *, context=None):
+        self._future.add_done_callback(fn, context=context)
+
+    def remove_done_callback(self, fn):
+        return self._future.remove_done_callback(fn)
+
+    def done(self):
+        return self._future.done()
+
+    def cancel(self, msg=None):
+        return False  # the task then throws CancelledError in once the future is done
+
+    def __repr__(self):
+        return f"<shielded {self._future!r}>"
 
 
 cdef object _YIELDED_AGAIN = object()  # a teardown step that yielded a value instead of stopping
@@ -1037,9 +1208,8 @@ def _exit_sync_in_thread(int kind, obj, exc, provider):
     return _exit_sync(kind, obj, exc, provider)
 
 
-async def _teardown_async(list entries, Py_ssize_t last, exc, list errors, step, yielded):
-    """Tear down ``entries[last::-1]``, adding to ``errors``. ``step`` is the teardown of
-    ``entries[last]`` that Scope._teardown_eagerly began and left suspended on ``yielded``."""
+async def _teardown_async(list entries, Py_ssize_t last, exc, list errors):
+    """Tear down ``entries[last::-1]``, adding to ``errors``; return them."""
     cdef _Entry entry
     cdef Py_ssize_t index
     cdef unsigned long me = PyThread_get_thread_ident()
@@ -1047,10 +1217,7 @@ async def _teardown_async(list entries, Py_ssize_t last, exc, list errors, step,
         entry = <_Entry>entries[index]
         if entry.state != READY or entry.kind == NO_TEARDOWN:
             continue
-        if step is not None:
-            error = await _finish_step(step, yielded, entry.obj, exc, entry.provider)
-            step = None
-        elif entry.kind >= AGEN:
+        if entry.kind >= AGEN:
             error = await _exit_async(entry.kind, entry.obj, exc, entry.provider)
         elif entry.thread != me:  # created in a worker thread: its teardown may block
             error = await in_teardown_thread(_exit_sync_in_thread, entry.kind, entry.obj, exc, entry.provider)
