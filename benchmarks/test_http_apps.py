@@ -92,3 +92,12 @@ def test_async_di_scopes_app_commits_one_shared_session_per_request(name: str, t
 
 def test_every_async_variant_is_checked() -> None:
     assert sorted(PEERS + DI_SCOPES) == sorted(apps.ASYNC_VARIANTS)
+
+
+@pytest.mark.parametrize("variant", [v for spec in apps.ENDPOINTS.values() for v in spec["variants"]])
+def test_the_in_process_driver_serves_every_variant(variant):
+    """What ``python -m benchmarks.http.inprocess`` runs under callgrind: the app's lifespan, then
+    requests straight into its ASGI callable; a status other than 200 fails it."""
+    from .http import inprocess
+
+    inprocess.run(variant, 3)

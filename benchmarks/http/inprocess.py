@@ -70,7 +70,10 @@ def run(variant: str, requests: int) -> None:
             await serve(10)  # warm-up: first-request work, caches, specialised bytecode
             gc.collect()
             gc.freeze()
-            await serve(requests)
+            try:
+                await serve(requests)
+            finally:
+                gc.unfreeze()
 
     asyncio.run(main())
 
