@@ -7,6 +7,7 @@ import contextlib
 import gc
 import sys
 import threading
+import traceback
 import warnings
 
 import pytest
@@ -616,3 +617,29 @@ def test_open_scope_collected_in_a_reference_cycle_warns(impl):
         gc.collect()
     messages = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
     assert any("scope 'cyclic' was garbage-collected while open" in m for m in messages), messages
+
+
+@pytest.mark.parametrize("shape", ["swallows", "re-raises"])
+def test_the_scopes_exception_keeps_the_traceback_it_had_before_the_teardown(impl, shape):
+    """Thrown into a generator's teardown, the exception gains the generator's frame (and, through
+    it, the frames that ran the teardown); whether the generator re-raises it or not, what
+    propagates from the scope has the traceback it had before."""
+
+    def session():
+        try:
+            yield "s"
+        except LookupError:
+            if shape == "re-raises":
+                raise
+
+    provider = impl.ContextLocalResource(session)
+
+    def request():
+        with impl.scope():
+            provider()
+            raise LookupError("request failed")
+
+    with pytest.raises(LookupError) as raised:
+        request()
+    frames = [frame.name for frame in traceback.extract_tb(raised.value.__traceback__)]
+    assert frames[-1] == "request" and "session" not in frames

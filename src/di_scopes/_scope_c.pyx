@@ -821,9 +821,7 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
                     step = None  # it finished: the teardown is done
                 except BaseException as failure:
                     step = None
-                    if _is_own(failure, exc):
-                        exc.__traceback__ = traceback  # without the teardown's frames
-                    else:
+                    if not _is_own(failure, exc):
                         error = failure
                 else:
                     yielded = <object>result
@@ -831,6 +829,8 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
                     if status == PYGEN_RETURN:
                         yielded = _YIELDED_AGAIN  # _teardown_awaiting closes it and reports
                     break  # it suspended on ``yielded``: the rest is awaited
+                if exc is not None:
+                    exc.__traceback__ = traceback  # whatever the teardown did with it: without its frames
                 if error is not None:
                     errors.append((entry.provider, error))
                 index -= 1
@@ -878,10 +878,10 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
                         yielded = _YIELDED_AGAIN  # a value instead of the end: closed below
                     elif isinstance(error, StopAsyncIteration):
                         pass  # it finished: the teardown is done
-                    elif _is_own(error, exc):
-                        exc.__traceback__ = traceback  # without the teardown's frames
-                    else:
+                    elif not _is_own(error, exc):
                         errors.append((entry.provider, error))
+                    if exc is not None:
+                        exc.__traceback__ = traceback  # whatever the teardown did with it: without its frames
                 if yielded is _YIELDED_AGAIN:
                     shielded = _Shielded.__new__(_Shielded, _close_again(entry.obj, entry.provider), None)
                     if not shielded.start():
@@ -1007,8 +1007,10 @@ cdef object _exit_sync(int kind, obj, exc, provider):
     except BaseException as error:
         if not _is_own(error, exc):
             return error
-        exc.__traceback__ = traceback  # without the teardown's frames
         return None
+    finally:
+        if exc is not None:
+            exc.__traceback__ = traceback  # whatever the teardown did with it: without its frames
 
 
 async def _exit_async(int kind, obj, exc, provider):
@@ -1033,8 +1035,10 @@ async def _exit_async(int kind, obj, exc, provider):
     except BaseException as error:
         if not _is_own(error, exc):
             return error
-        exc.__traceback__ = traceback  # without the teardown's frames
         return None
+    finally:
+        if exc is not None:
+            exc.__traceback__ = traceback  # whatever the teardown did with it: without its frames
 
 
 async def _discard_async(Scope scope, provider, int kind, obj):

@@ -673,8 +673,10 @@ def _exit_sync(kind: int, obj: Any, exc: Optional[BaseException], provider: Any)
     except BaseException as error:
         if not _is_own(error, exc):
             return error
-        exc.__traceback__ = traceback  # type: ignore[union-attr]  # without the teardown's frames
         return None
+    finally:
+        if exc is not None:
+            exc.__traceback__ = traceback  # whatever the teardown did with it: without its frames
 
 
 async def _exit_async(kind: int, obj: Any, exc: Optional[BaseException], provider: Any) -> Optional[BaseException]:
@@ -699,8 +701,10 @@ async def _exit_async(kind: int, obj: Any, exc: Optional[BaseException], provide
     except BaseException as error:
         if not _is_own(error, exc):
             return error
-        exc.__traceback__ = traceback  # type: ignore[union-attr]  # without the teardown's frames
         return None
+    finally:
+        if exc is not None:
+            exc.__traceback__ = traceback  # whatever the teardown did with it: without its frames
 
 
 async def _teardown_async(teardowns: List[_Teardown], exc: Optional[BaseException]) -> List[Tuple[Any, BaseException]]:
