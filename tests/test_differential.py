@@ -22,6 +22,7 @@ import gc
 import importlib
 import os
 import re
+import sys
 import threading
 import warnings
 from inspect import isawaitable
@@ -420,6 +421,34 @@ class Run:
         return value
 
 
+async def holding_abandoned(program, failure):
+    """Run ``program`` (``failure`` records what it raises) with asyncio's async-generator hooks
+    replaced, then close the generators it left unfinished (a sync close of an async resource
+    abandons them) in the order they started; the finalizer hook only keeps them alive until then.
+
+    asyncio's own finalizer closes an abandoned generator in a task of its own, scheduled when the
+    last reference goes: when that is, and whether the task ends before asyncio.run cancels it,
+    depends on how long each twin holds its references, not on what the program does."""
+    started, abandoned = [], []
+    previous = sys.get_asyncgen_hooks()
+    sys.set_asyncgen_hooks(firstiter=started.append, finalizer=abandoned.append)
+    try:
+        try:
+            await program
+        except BaseException as error:  # noqa: B902 - not out of asyncio.run
+            failure(error)
+    finally:
+        sys.set_asyncgen_hooks(*previous)
+        for generator in started:
+            if generator.ag_frame is not None:  # not finished: abandoned
+                try:
+                    await generator.aclose()
+                except BaseException:  # noqa: B902 - its teardown's own error, as asyncio would log it
+                    pass
+        started.clear()
+        abandoned.clear()
+
+
 def run_program(twin, specs, program, is_async):
     run = Run(twin, specs)
 
@@ -428,10 +457,7 @@ def run_program(twin, specs, program, is_async):
             if is_async:
 
                 async def body():
-                    try:
-                        await run.run_async(program)
-                    except BaseException as error:  # noqa: B902 - not out of asyncio.run
-                        run.failure("program", error)
+                    await holding_abandoned(run.run_async(program), lambda error: run.failure("program", error))
 
                 asyncio.run(body())
             else:
