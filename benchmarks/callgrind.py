@@ -60,20 +60,14 @@ _TOTALS = re.compile(r"^(?:summary|totals):\s*(\d+)", re.MULTILINE)
 
 
 def callgrind(scenario: str, variant: str, cycles: int, out: str) -> int:
+    return count(["benchmarks.callgrind", "run", scenario, variant, str(cycles)], out)
+
+
+def count(module_args: List[str], out: str) -> int:
+    """Total instructions of ``python -m MODULE ARGS...`` under callgrind (output in ``out``)."""
     # A fixed hash seed, and no .pyc written by one run and read by the other.
     env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        f"--callgrind-out-file={out}",
-        sys.executable,
-        "-m",
-        "benchmarks.callgrind",
-        "run",
-        scenario,
-        variant,
-        str(cycles),
-    ]
+    command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, "-m", *module_args]
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=_root())
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 from typing import Dict, List, Optional
 
-from ..callgrind import _TOTALS, _root, functions
+from ..callgrind import count, functions
 from .apps import ENDPOINTS
 
 _REQUEST = {
@@ -79,26 +78,7 @@ def run(variant: str, requests: int) -> None:
 
 
 def callgrind(variant: str, requests: int, out: str) -> int:
-    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        f"--callgrind-out-file={out}",
-        sys.executable,
-        "-m",
-        "benchmarks.http.inprocess",
-        "run",
-        variant,
-        str(requests),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=_root())
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
-    with open(out) as data:
-        match = _TOTALS.search(data.read())
-    if match is None:
-        raise RuntimeError(f"no totals in {out}")
-    return int(match.group(1))
+    return count(["benchmarks.http.inprocess", "run", variant, str(requests)], out)
 
 
 def main(argv: Optional[List[str]] = None) -> None:

@@ -817,12 +817,9 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
                 try:
                     step = entry.obj.__anext__() if exc is None else entry.obj.athrow(exc)
                     status = PyIter_Send(step, None, &result)
-                except StopAsyncIteration:
-                    step = None  # it finished: the teardown is done
                 except BaseException as failure:
                     step = None
-                    if not _is_own(failure, exc):
-                        error = failure
+                    error = _step_error(failure, exc)
                 else:
                     yielded = <object>result
                     Py_XDECREF(result)
@@ -873,13 +870,12 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
                     shielded = _Shielded.__new__(_Shielded, step, yielded)
                     await shielded
                     cancelled = shielded.cancelled
-                    error = shielded.error
-                    if error is None:
+                    if shielded.error is None:
                         yielded = _YIELDED_AGAIN  # a value instead of the end: closed below
-                    elif isinstance(error, StopAsyncIteration):
-                        pass  # it finished: the teardown is done
-                    elif not _is_own(error, exc):
-                        errors.append((entry.provider, error))
+                    else:
+                        error = _step_error(shielded.error, exc)
+                        if error is not None:
+                            errors.append((entry.provider, error))
                     if exc is not None:
                         exc.__traceback__ = traceback  # whatever the teardown did with it: without its frames
                 if yielded is _YIELDED_AGAIN:
@@ -973,6 +969,14 @@ cdef object _enter(_ScopedProvider provider, obj, int* kind):
         return obj
     kind[0] = NO_TEARDOWN
     return obj
+
+
+cdef inline object _step_error(error, exc):
+    """What an async generator's teardown step raised, as a teardown error to report: None when
+    it finished (StopAsyncIteration) or gave the scope's exception back."""
+    if isinstance(error, StopAsyncIteration) or _is_own(error, exc):
+        return None
+    return error
 
 
 cdef inline bint _is_own(error, exc):
@@ -1094,16 +1098,10 @@ cdef class _Shielded:
         return self
 
     def __next__(self):
-        waiting = self._resume(None, None)
-        if self.finished:
-            raise StopIteration
-        return waiting
+        return self._step(None, None)
 
     def send(self, value):
-        waiting = self._resume(value, None)
-        if self.finished:
-            raise StopIteration
-        return waiting
+        return self._step(value, None)
 
     def throw(self, typ, val=None, tb=None):
         if val is None:
@@ -1112,15 +1110,19 @@ cdef class _Shielded:
             val = typ(val)
         if tb is not None:
             val = val.with_traceback(tb)
-        waiting = self._resume(None, val)
-        if self.finished:
-            raise StopIteration
-        return waiting
+        return self._step(None, val)
 
     def close(self):
         close = getattr(self.it, "close", None)
         if close is not None:
             close()
+
+    cdef object _step(self, sent, thrown):
+        """What to hand the task next, or StopIteration once ``it`` has ended."""
+        waiting = self._resume(sent, thrown)
+        if self.finished:
+            raise StopIteration
+        return waiting
 
     cdef object _resume(self, sent, thrown):
         cdef PyObject* result = NULL
