@@ -1097,11 +1097,20 @@ cdef class _Shielded:
     def __iter__(self):
         return self
 
+    # Each of __next__, send and throw ends with its own "raise StopIteration": raised directly
+    # in __next__, Cython ends the iteration without creating the exception.
+
     def __next__(self):
-        return self._step(None, None)
+        waiting = self._resume(None, None)
+        if self.finished:
+            raise StopIteration
+        return waiting
 
     def send(self, value):
-        return self._step(value, None)
+        waiting = self._resume(value, None)
+        if self.finished:
+            raise StopIteration
+        return waiting
 
     def throw(self, typ, val=None, tb=None):
         if val is None:
@@ -1110,19 +1119,15 @@ cdef class _Shielded:
             val = typ(val)
         if tb is not None:
             val = val.with_traceback(tb)
-        return self._step(None, val)
+        waiting = self._resume(None, val)
+        if self.finished:
+            raise StopIteration
+        return waiting
 
     def close(self):
         close = getattr(self.it, "close", None)
         if close is not None:
             close()
-
-    cdef object _step(self, sent, thrown):
-        """What to hand the task next, or StopIteration once ``it`` has ended."""
-        waiting = self._resume(sent, thrown)
-        if self.finished:
-            raise StopIteration
-        return waiting
 
     cdef object _resume(self, sent, thrown):
         cdef PyObject* result = NULL
