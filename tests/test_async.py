@@ -510,3 +510,137 @@ def test_factory_graph_over_an_async_resource(impl, suspend):
 
     asyncio.run(main())
     assert log == ["open s", "commit s", "close s"] * 2
+
+
+# What an async scoped provider hands out: a finished future -----------------------------------
+
+
+def test_an_async_instance_is_handed_out_as_a_finished_future(impl):
+    log = []
+    session = impl.ContextLocalResource(resource(log, "s"))
+
+    async def main():
+        async with impl.scope():
+            first = session()
+            assert session() is first  # the one stored for the scope
+            assert asyncio.isfuture(first) and not asyncio.iscoroutine(first)
+            assert first.done() and not first.cancelled()
+            assert first.result() == "s" and first.exception() is None
+            assert first.cancel() is False and first.cancel(msg="no") is False
+            assert first.done() and first.result() == "s"
+            assert first.get_loop() is asyncio.get_running_loop()
+            assert repr(first) == "<DoneFuture finished result='s'>"
+            assert await first == "s" and await first == "s"
+            steps = first.__await__()  # driven by hand, as `yield from` drives it
+            with pytest.raises(StopIteration) as stopped:
+                next(steps)
+            assert stopped.value.value == "s"
+            return first
+
+    first = asyncio.run(main())
+    assert log == ["open s", "commit s", "close s"]
+    with pytest.raises(RuntimeError, match="no running event loop"):
+        first.get_loop()
+    with pytest.raises(RuntimeError, match="no running event loop"):
+        first.add_done_callback(print)
+    with pytest.raises(TypeError):
+        type(first)("made by hand")
+
+
+@pytest.mark.parametrize("value", [None, ("a", "tuple"), 0])
+def test_a_finished_future_gives_any_value_back_as_one_value(impl, value):
+    async def gen():
+        yield value
+
+    provider = impl.ContextLocalResource(gen)
+
+    async def main():
+        async with impl.scope():
+            future = provider()
+            steps = future.__await__()
+            with pytest.raises(StopIteration) as stopped:
+                next(steps)
+            return await future, future.result(), stopped.value.value
+
+    assert asyncio.run(main()) == (value, value, value)
+
+
+def test_asyncio_takes_a_finished_future_as_a_future(impl):
+    import contextvars
+
+    session = impl.ContextLocalResource(resource([], "s"))
+    marker = contextvars.ContextVar("marker", default="unset")
+
+    async def main():
+        async with impl.scope():
+            future = session()
+            assert await asyncio.gather(future, future, asyncio.sleep(0, "x")) == ["s", "s", "x"]
+            done, pending = await asyncio.wait([future])
+            assert done == {future} and not pending
+            assert await asyncio.wait_for(future, 1) == "s"
+            assert await asyncio.shield(future) == "s"
+            assert asyncio.ensure_future(future) is future
+            assert await asyncio.get_running_loop().create_task(_awaiting(future)) == "s"
+            called = asyncio.Event()
+            seen = []
+
+            def callback(finished):
+                seen.append((finished, marker.get()))
+                called.set()
+
+            marker.set("when added")
+            future.add_done_callback(callback)
+            assert not seen  # scheduled on the loop, as a finished asyncio.Future schedules it
+            await called.wait()
+            own = contextvars.Context()
+            own.run(marker.set, "own context")
+            called.clear()
+            future.add_done_callback(callback, context=own)
+            assert future.remove_done_callback(callback) == 0
+            await called.wait()
+            return seen, future
+
+    seen, future = asyncio.run(main())
+    assert seen == [(future, "when added"), (future, "own context")]
+
+
+async def _awaiting(awaitable):
+    return await awaitable
+
+
+def test_a_finished_future_that_its_instance_refers_to_is_collected(impl):
+    import gc
+    import weakref
+
+    class Session:
+        pass
+
+    async def gen():
+        yield Session()
+
+    provider = impl.ContextLocalResource(gen)
+
+    async def main():
+        async with impl.scope():
+            future = provider()
+            future.result().future = future  # a reference cycle through the future
+            return weakref.ref(future.result())
+
+    instance = asyncio.run(main())
+    gc.collect()
+    assert instance() is None
+
+
+def test_a_provider_latched_to_async_mode_hands_out_a_finished_future_after_a_suspended_setup(impl):
+    session = impl.ContextLocalResource(resource([], "s", suspend_setup=True))
+
+    async def main():
+        async with impl.scope():
+            pending = session()
+            assert not pending.done()  # the setup goes on in a task: awaiters share it
+            assert await pending == "s"
+            later = session()
+            assert later.done() and later.result() == "s" and session() is later
+            assert repr(later) == "<DoneFuture finished result='s'>"
+
+    asyncio.run(main())

@@ -23,6 +23,7 @@ __all__ = [
     "ContextLocalResource",
     "ContextLocalSingleton",
     "DEFAULT_SCOPE_NAME",
+    "DoneFuture",
     "ErrorResponse",
     "IMPLEMENTATION",
     "REQUEST",
@@ -46,7 +47,15 @@ def _extensions_disabled() -> bool:
 
 if TYPE_CHECKING:
     from . import _scope_py as _twin
-    from ._scope_py import ContextLocalResource, ContextLocalSingleton, Scope, ScopeValue, current_scope, scope
+    from ._scope_py import (
+        ContextLocalResource,
+        ContextLocalSingleton,
+        DoneFuture,
+        Scope,
+        ScopeValue,
+        current_scope,
+        scope,
+    )
 
     IMPLEMENTATION = "python"
 else:
@@ -68,6 +77,7 @@ else:
     IMPLEMENTATION = "cython" if _twin.__name__.endswith("_scope_c") else "python"
     ContextLocalResource = _twin.ContextLocalResource
     ContextLocalSingleton = _twin.ContextLocalSingleton
+    DoneFuture = _twin.DoneFuture
     Scope = _twin.Scope
     ScopeValue = _twin.ScopeValue
     current_scope = _twin.current_scope

@@ -594,6 +594,71 @@ class Ready:
 
 DONE = Ready(None)
 
+
+class DoneFuture:
+    """What an async scoped provider hands out for its instance: a future that is already
+    finished with it.
+
+    Awaiting it never suspends, and ``asyncio.isfuture()`` accepts it, so dependency-injector's
+    ``Factory`` gathers it as it gathers a future. It has the finished-future half of
+    ``asyncio.Future``'s interface: ``done()``, ``result()``, ``exception()``, ``cancelled()``,
+    ``cancel()``, ``add_done_callback()`` (scheduled on the running loop, as a finished
+    ``asyncio.Future`` schedules it), ``remove_done_callback()`` and ``get_loop()`` (the running
+    loop). Unlike an ``asyncio.Future`` it needs no event loop to be made. The compiled twin
+    has a C type of its own for it. Only scoped providers make them.
+    """
+
+    __slots__ = ("_value",)
+    _value: Any
+    _asyncio_future_blocking = False  # what asyncio.isfuture() looks for
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "DoneFuture":
+        raise TypeError("cannot create 'DoneFuture' instances: scoped providers make them")
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._value
+        yield  # a generator function: awaiting it returns at once
+
+    __iter__ = __await__
+
+    def done(self) -> bool:
+        """True: the future is finished."""
+        return True
+
+    def cancelled(self) -> bool:
+        """False: it finished with a result."""
+        return False
+
+    def result(self) -> Any:
+        """The instance."""
+        return self._value
+
+    def exception(self) -> None:
+        """None: it finished with a result."""
+        return None
+
+    def cancel(self, msg: Any = None) -> bool:
+        """False: a finished future cannot be cancelled."""
+        return False
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        """The running event loop."""
+        return asyncio.get_running_loop()
+
+    def add_done_callback(self, fn: Callable[[Any], Any], /, *, context: Any = None) -> None:
+        """Schedule ``fn(future)`` on the running loop, as a finished ``asyncio.Future`` does."""
+        loop = asyncio.get_running_loop()
+        if context is None:
+            loop.call_soon(fn, self)
+        else:
+            loop.call_soon(fn, self, context=context)
+
+    def remove_done_callback(self, fn: Callable[[Any], Any]) -> int:
+        """0: callbacks are scheduled at once, not kept."""
+        return 0
+
+    def __repr__(self) -> str:
+        return f"<DoneFuture finished result={self._value!r}>"
 # What a pending creation's event becomes once the creation has ended, under the same lock as
 # the waiters register theirs: a thread that comes to wait after the end finds it already set.
 CREATION_ENDED = threading.Event()

@@ -20,6 +20,8 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 from dependency_injector import providers
 
+from ._common import DoneFuture
+
 __all__ = ["inject_into", "provide"]
 
 _Factory = providers.Factory
@@ -31,7 +33,7 @@ def provide(provider: Any) -> Any:
     """``provider()``, with a ``Factory`` graph that has asynchronous injections built here.
 
     Returns the value, or an awaitable for it when something it needs is still pending (a
-    ``Future`` that is done counts as a value: the caller may take its result).
+    ``DoneFuture`` or a ``Future`` that is done counts as a value: the caller may take its result).
     """
     if (
         provider.__class__ is not _Factory
@@ -53,7 +55,7 @@ _plain_classes: Set[type] = set()
 def _is_future_or_coroutine(value: Any) -> bool:
     # dependency-injector's own test for an injection that must be awaited
     cls = value.__class__
-    if cls is Future:
+    if cls is DoneFuture or cls is Future:
         return True
     if cls in _plain_classes:
         return False
@@ -121,6 +123,8 @@ class _State:
         """The injection's value: a done future's result; a pending one is noted for awaiting."""
         if _is_future_or_coroutine(value):
             self.awaited = True
+            if value.__class__ is DoneFuture:
+                return value._value
             if value.__class__ is Future and value.done():
                 return value.result()
             if self.pending is None:
@@ -172,7 +176,9 @@ def inject_into(injections: Dict[str, Any], kwargs: Dict[str, Any]) -> Optional[
         if name in kwargs:
             continue
         value = provide(provider)
-        if value.__class__ is Future and value.done():
+        if value.__class__ is DoneFuture:
+            value = value._value
+        elif value.__class__ is Future and value.done():
             value = value.result()
         elif _is_awaitable(value):
             if pending is None:

@@ -73,6 +73,7 @@ from ._common import (
 __all__ = [
     "ContextLocalResource",
     "ContextLocalSingleton",
+    "DoneFuture",
     "Scope",
     "ScopeError",
     "ScopeValue",
@@ -95,6 +96,31 @@ cdef extern from "Python.h":
 cdef enum:
     PYGEN_RETURN = 0
     PYGEN_NEXT = 1
+    AGEN_ENDED = 2  # _agen_step: the async generator finished
+
+cdef extern from *:
+    """
+    /* Steps an async generator: __ds_anext(agen) is agen.__anext__() through the type's slot, and
+       __ds_agen_step sends None into that awaitable (or into an athrow()). It returns PYGEN_NEXT
+       when the step suspended on *presult, PYGEN_RETURN when the generator yielded *presult, 2
+       when it finished, or -1 with the error set. A finished generator's StopAsyncIteration is
+       cleared while it is still only a type: caught by an except clause it would be created as an
+       object and given a traceback entry, with a frame object, on every teardown. */
+    static PyObject *__ds_anext(PyObject *agen) {
+        return Py_TYPE(agen)->tp_as_async->am_anext(agen);
+    }
+    static int __ds_agen_step(PyObject *step, PyObject **presult) {
+        int status = PyIter_Send(step, Py_None, presult);
+        if (status == PYGEN_ERROR && PyErr_ExceptionMatches(PyExc_StopAsyncIteration)) {
+            PyErr_Clear();
+            *presult = NULL;
+            return 2;
+        }
+        return status;
+    }
+    """
+    object _anext "__ds_anext"(object agen)
+    int _agen_step "__ds_agen_step"(object step, PyObject** presult) except -1
 
 cdef extern from *:
     """
@@ -157,12 +183,141 @@ cdef extern from *:
         self->value = value;
         return (PyObject *)self;
     }
+
+    /* DoneFuture: what an async scoped provider hands out for its instance, a future that is
+       already finished with it. Awaiting it never suspends (the same protocol as _Ready), and
+       asyncio.isfuture() accepts it (dependency-injector's Factory then gathers it as a future):
+       done(), result(), exception(), cancelled(), cancel(), add_done_callback() (scheduled on
+       the running loop, as a finished asyncio.Future schedules it), remove_done_callback() and
+       get_loop() (the running loop). Unlike an asyncio.Future it needs no event loop to be
+       made. The pure twin's counterpart is _common.DoneFuture. */
+    static PyTypeObject *__ds_done_type = NULL;
+    static PyObject *__ds_running_loop = NULL;  /* asyncio.get_running_loop */
+    static PyObject *__ds_call_soon = NULL;     /* "call_soon" */
+    static PyObject *__ds_context_kw = NULL;    /* ("context",) */
+
+    static int __ds_done_traverse(PyObject *self, visitproc visit, void *arg) {
+        Py_VISIT(((__ds_ready_object *)self)->value);
+        return 0;
+    }
+    static int __ds_done_clear(PyObject *self) {
+        Py_CLEAR(((__ds_ready_object *)self)->value);
+        return 0;
+    }
+    static void __ds_done_dealloc(PyObject *self) {
+        PyTypeObject *tp = Py_TYPE(self);
+        PyObject_GC_UnTrack(self);
+        Py_CLEAR(((__ds_ready_object *)self)->value);
+        tp->tp_free(self);
+        Py_DECREF(tp);
+    }
+    static PyObject *__ds_done_true(PyObject *self, PyObject *unused) { Py_RETURN_TRUE; }
+    static PyObject *__ds_done_false(PyObject *self, PyObject *unused) { Py_RETURN_FALSE; }
+    static PyObject *__ds_done_none(PyObject *self, PyObject *unused) { Py_RETURN_NONE; }
+    static PyObject *__ds_done_result(PyObject *self, PyObject *unused) {
+        PyObject *value = ((__ds_ready_object *)self)->value;
+        Py_INCREF(value);
+        return value;
+    }
+    static PyObject *__ds_done_cancel(PyObject *self, PyObject *args, PyObject *kwds) {
+        static char *kwlist[] = {"msg", NULL};
+        PyObject *msg = Py_None;
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:cancel", kwlist, &msg)) return NULL;
+        Py_RETURN_FALSE;  /* finished: nothing to cancel */
+    }
+    static PyObject *__ds_done_get_loop(PyObject *self, PyObject *unused) {
+        return PyObject_CallNoArgs(__ds_running_loop);
+    }
+    static PyObject *__ds_done_add_callback(PyObject *self, PyObject *args, PyObject *kwds) {
+        static char *kwlist[] = {"", "context", NULL};
+        PyObject *fn, *context = Py_None, *loop, *result, *stack[4];
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$O:add_done_callback", kwlist, &fn, &context))
+            return NULL;
+        loop = PyObject_CallNoArgs(__ds_running_loop);
+        if (loop == NULL) return NULL;
+        stack[0] = loop; stack[1] = fn; stack[2] = self; stack[3] = context;
+        result = PyObject_VectorcallMethod(__ds_call_soon, stack, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                           context == Py_None ? NULL : __ds_context_kw);
+        Py_DECREF(loop);
+        if (result == NULL) return NULL;
+        Py_DECREF(result);
+        Py_RETURN_NONE;
+    }
+    static PyObject *__ds_done_remove_callback(PyObject *self, PyObject *fn) {
+        return PyLong_FromLong(0);  /* a callback of a finished future is scheduled, not kept */
+    }
+    static PyObject *__ds_done_blocking(PyObject *self, void *closure) { Py_RETURN_FALSE; }
+    static PyObject *__ds_done_repr(PyObject *self) {
+        return PyUnicode_FromFormat("<DoneFuture finished result=%R>", ((__ds_ready_object *)self)->value);
+    }
+    static PyMethodDef __ds_done_methods[] = {
+        {"done", __ds_done_true, METH_NOARGS, "True: the future is finished."},
+        {"cancelled", __ds_done_false, METH_NOARGS, "False: it finished with a result."},
+        {"result", __ds_done_result, METH_NOARGS, "The instance."},
+        {"exception", __ds_done_none, METH_NOARGS, "None: it finished with a result."},
+        {"cancel", (PyCFunction)(void(*)(void))__ds_done_cancel, METH_VARARGS | METH_KEYWORDS,
+         "False: a finished future cannot be cancelled."},
+        {"get_loop", __ds_done_get_loop, METH_NOARGS, "The running event loop."},
+        {"add_done_callback", (PyCFunction)(void(*)(void))__ds_done_add_callback,
+         METH_VARARGS | METH_KEYWORDS, "Schedule fn(future) on the running loop, as a finished asyncio.Future does."},
+        {"remove_done_callback", __ds_done_remove_callback, METH_O, "0: callbacks are scheduled at once, not kept."},
+        {NULL, NULL, 0, NULL},
+    };
+    static PyGetSetDef __ds_done_getset[] = {
+        {"_asyncio_future_blocking", __ds_done_blocking, NULL, "What asyncio.isfuture() looks for.", NULL},
+        {NULL, NULL, NULL, NULL, NULL},
+    };
+    static PyType_Slot __ds_done_slots[] = {
+        {Py_tp_dealloc, (void *)__ds_done_dealloc},
+        {Py_tp_traverse, (void *)__ds_done_traverse},
+        {Py_tp_clear, (void *)__ds_done_clear},
+        {Py_tp_repr, (void *)__ds_done_repr},
+        {Py_tp_methods, (void *)__ds_done_methods},
+        {Py_tp_getset, (void *)__ds_done_getset},
+        {Py_am_await, (void *)__ds_ready_await},
+        {Py_am_send, (void *)__ds_ready_send},
+        {Py_tp_iter, (void *)__ds_ready_await},
+        {Py_tp_iternext, (void *)__ds_ready_next},
+        {0, NULL},
+    };
+    static PyType_Spec __ds_done_spec = {
+        "di_scopes._scope_c.DoneFuture", sizeof(__ds_ready_object), 0,
+        Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+        __ds_done_slots,
+    };
+
+    static PyObject *__ds_done_init(PyObject *get_running_loop) {
+        __ds_done_type = (PyTypeObject *)PyType_FromSpec(&__ds_done_spec);
+        if (__ds_done_type == NULL) return NULL;
+        Py_INCREF(get_running_loop);
+        __ds_running_loop = get_running_loop;
+        __ds_call_soon = PyUnicode_InternFromString("call_soon");
+        __ds_context_kw = Py_BuildValue("(s)", "context");
+        if (__ds_call_soon == NULL || __ds_context_kw == NULL) return NULL;
+        Py_INCREF(__ds_done_type);
+        return (PyObject *)__ds_done_type;
+    }
+    static PyObject *__ds_done_new(PyObject *value) {
+        __ds_ready_object *self = PyObject_GC_New(__ds_ready_object, __ds_done_type);
+        if (self == NULL) return NULL;
+        Py_INCREF(value);
+        self->value = value;
+        PyObject_GC_Track((PyObject *)self);
+        return (PyObject *)self;
+    }
+    static inline int __ds_is_done_future(PyObject *obj) { return Py_TYPE(obj) == __ds_done_type; }
+    static inline PyObject *__ds_done_value(PyObject *obj) { return ((__ds_ready_object *)obj)->value; }
     """
     int __ds_ready_init() except -1
     object _ready "__ds_ready_new"(object value)
+    object __ds_done_init(object get_running_loop)
+    object _done_future "__ds_done_new"(object value)
+    bint _is_done_future "__ds_is_done_future"(object obj)
+    PyObject* _done_value "__ds_done_value"(object obj)  # borrowed
 
 __ds_ready_init()
 cdef object _READY_NONE = _ready(None)  # the pure twin's DONE
+DoneFuture = __ds_done_init(asyncio.get_running_loop)
 
 # dependency-injector's async modes (Provider._async_mode), unchanged since 4.0.
 cdef enum:
@@ -605,19 +760,18 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
         cdef int status
         cdef PyObject* result = NULL
         try:
-            loop = _get_running_loop()
+            _get_running_loop()  # none is needed yet, unless it suspends: fail early and alike
         except RuntimeError:
             self._forget(entry)
             close = getattr(obj, "close", None)  # an un-awaited coroutine would warn
             if close is not None:
                 close()
             raise ScopeError(no_loop_message(provider)) from None
-        done = _Future(loop=loop)
         step = None
         if type(obj) is AsyncGeneratorType:
             # Step the setup here; the pure twin does it in _finish_async, driven by ``start``.
             try:
-                step = obj.__anext__()
+                step = _anext(obj)
                 status = PyIter_Send(step, None, &result)
             except StopAsyncIteration:
                 self._forget(entry)
@@ -628,19 +782,19 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
             value = <object>result
             Py_XDECREF(result)
             if status == PYGEN_RETURN:
-                return self._stored_async(provider, obj, entry, AGEN, value, done)
-            creation = self._finish_async(provider, obj, entry, done, step, value)
+                return self._stored_async(provider, obj, entry, AGEN, value)
+            creation = self._finish_async(provider, obj, entry, step, value)
         else:
-            creation = self._finish_async(provider, obj, entry, done, None, None)
+            creation = self._finish_async(provider, obj, entry, None, None)
         finished, value = start(creation)
         if finished:
-            return done
+            return entry.value  # the DoneFuture it was stored as
         # It suspended: it goes on in a task, and every awaiter gets its own shield, so one
         # awaiter's cancellation cannot cancel the creation that the others share.
         entry.task = resume_in_task(creation, value)
         return _shield(entry.task)
 
-    async def _finish_async(self, _ScopedProvider provider, obj, _Entry entry, done, step, yielded):
+    async def _finish_async(self, _ScopedProvider provider, obj, _Entry entry, step, yielded):
         """Finish creating ``obj``; ``step`` is an async generator's setup that _start_async
         began and left suspended on ``yielded``."""
         cdef int kind = AWAIT
@@ -668,15 +822,15 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
         except BaseException:
             self._forget(entry)
             raise
-        stored = self._stored_async(provider, obj, entry, kind, value, done)
-        if stored is not done:
+        stored = self._stored_async(provider, obj, entry, kind, value)
+        if not _is_done_future(stored):
             await stored  # the scope began closing meanwhile: this tears down and raises
         return value
 
-    cdef object _stored_async(self, _ScopedProvider provider, obj, _Entry entry, int kind, value, done):
-        """Publish an asynchronously created instance as the done future ``done``; return it,
-        or, when the scope began closing meanwhile, a coroutine that tears it down and raises."""
-        done.set_result(value)
+    cdef object _stored_async(self, _ScopedProvider provider, obj, _Entry entry, int kind, value):
+        """Publish an asynchronously created instance as a DoneFuture; return it, or, when the
+        scope began closing meanwhile, a coroutine that tears it down and raises."""
+        done = _done_future(value)
         entry.kind = kind
         entry.value = done
         entry.thread = PyThread_get_thread_ident()
@@ -815,17 +969,20 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
             if entry.kind == AGEN:
                 error = None
                 try:
-                    step = entry.obj.__anext__() if exc is None else entry.obj.athrow(exc)
-                    status = PyIter_Send(step, None, &result)
+                    step = _anext(entry.obj) if exc is None else entry.obj.athrow(exc)
+                    status = _agen_step(step, &result)
                 except BaseException as failure:
                     step = None
                     error = _step_error(failure, exc)
                 else:
-                    yielded = <object>result
-                    Py_XDECREF(result)
-                    if status == PYGEN_RETURN:
-                        yielded = _YIELDED_AGAIN  # _teardown_awaiting closes it and reports
-                    break  # it suspended on ``yielded``: the rest is awaited
+                    if status == AGEN_ENDED:
+                        step = None
+                    else:
+                        yielded = <object>result
+                        Py_XDECREF(result)
+                        if status == PYGEN_RETURN:
+                            yielded = _YIELDED_AGAIN  # _teardown_awaiting closes it and reports
+                        break  # it suspended on ``yielded``: the rest is awaited
                 if exc is not None:
                     exc.__traceback__ = traceback  # whatever the teardown did with it: without its frames
                 if error is not None:
@@ -1330,8 +1487,8 @@ cdef object _call_noargs(_ScopedProvider provider):
 
 
 cdef inline bint _is_future_or_coroutine(obj):
-    # dependency-injector's test for "this result is awaitable"; a scope's futures are exact
-    return type(obj) is _Future or PyCoro_CheckExact(obj) or asyncio.isfuture(obj) or asyncio.iscoroutine(obj)
+    # dependency-injector's test for "this result is awaitable"; a scope's futures are DoneFutures
+    return _is_done_future(obj) or type(obj) is _Future or PyCoro_CheckExact(obj) or asyncio.isfuture(obj) or asyncio.iscoroutine(obj)
 
 
 @cython.auto_pickle(False)
@@ -1376,7 +1533,7 @@ cdef class _ScopedProvider(Provider):
                 if value is not _NOT_CACHED:
                     if self._async_mode == ASYNC_MODE_DISABLED:
                         return value
-                    if self._async_mode == ASYNC_MODE_ENABLED and isinstance(value, _Future):
+                    if self._async_mode == ASYNC_MODE_ENABLED and (_is_done_future(value) or isinstance(value, _Future)):
                         return value
         return _NOT_CACHED
 
@@ -1850,7 +2007,7 @@ cdef inline bint _injects_by_class(value):
 cdef bint _is_future_or_coroutine_cached(value):
     # _graph._is_future_or_coroutine: dependency-injector's test, with its non-awaitable classes cached
     cls = type(value)
-    if cls is _Future:
+    if cls is _Future or _is_done_future(value):
         return True
     if cls in _plain_classes:
         return False
@@ -1866,7 +2023,7 @@ cdef dict _awaitable_classes = {}  # class -> isawaitable's answer (see _graph._
 
 cdef bint _awaitable_cached(value) except -1:
     cls = type(value)
-    if cls is _Future or PyCoro_CheckExact(value):
+    if _is_done_future(value) or cls is _Future or PyCoro_CheckExact(value):
         return True
     known = _awaitable_classes.get(cls)
     if known is None:
@@ -1886,6 +2043,8 @@ cdef class _GraphState:
     cdef object take(self, value, values, key):
         if _is_future_or_coroutine_cached(value):
             self.awaited = True
+            if _is_done_future(value):
+                return <object>_done_value(value)
             if type(value) is _Future and _future_done(value):
                 return _future_result(value)
             if self.pending is None:
@@ -1961,7 +2120,9 @@ def inject_into(dict injections, dict kwargs):
         if name in kwargs:
             continue
         value = _provide_graph(provider)
-        if type(value) is _Future and _future_done(value):
+        if _is_done_future(value):
+            value = <object>_done_value(value)
+        elif type(value) is _Future and _future_done(value):
             value = _future_result(value)
         elif _awaitable_cached(value):
             if pending is None:

@@ -39,6 +39,7 @@ from ._common import (
     CREATION_ENDED,
     DEFAULT_SCOPE_NAME,
     DONE,
+    DoneFuture,
     Ready,
     ScopeError,
     bind_scope_name,
@@ -82,6 +83,7 @@ from ._graph import inject_into, provide as provide_graph
 __all__ = [
     "ContextLocalResource",
     "ContextLocalSingleton",
+    "DoneFuture",
     "Scope",
     "ScopeError",
     "ScopeValue",
@@ -117,18 +119,21 @@ _creating: ContextVar[Optional[Tuple[Any]]] = ContextVar("di_scopes.creating", d
 # Guards the instance tables and teardown lists of all scopes. Held only around dict and list
 # updates, never while user code runs.
 _lock = threading.Lock()
+_get_running_loop = asyncio.get_running_loop
+_new_object = object.__new__
 
 
 class _Pending:
     """An entry of a scope's instance table whose creation is in progress."""
 
-    __slots__ = ("owner", "event", "task", "creation")
+    __slots__ = ("owner", "event", "task", "creation", "done")
 
     def __init__(self, owner: Optional[int]) -> None:
         self.owner = owner  # thread creating it, to tell a cycle from a race
         self.event: Optional[threading.Event] = None  # made by the first thread that waits
         self.task: Optional[asyncio.Task[Any]] = None  # set when the creation is asynchronous
         self.creation: Optional[Tuple[Any]] = None  # its mark in _creating
+        self.done: Optional[DoneFuture] = None  # an async creation's result, once stored
 
 
 # What each blocked thread waits for (thread id -> pending entry), under _lock: a thread that would
@@ -435,25 +440,24 @@ class Scope:
 
     def _start_async(self, provider: Any, obj: Any, pending: _Pending) -> Any:
         try:
-            loop = asyncio.get_running_loop()
+            _get_running_loop()  # none is needed yet, unless it suspends: fail early and alike
         except RuntimeError:
             self._forget(provider, pending)
             close = getattr(obj, "close", None)  # an un-awaited coroutine would warn
             if close is not None:
                 close()
             raise ScopeError(no_loop_message(provider)) from None
-        done = loop.create_future()
-        creation = self._finish_async(provider, obj, pending, done)
+        creation = self._finish_async(provider, obj, pending)
         finished, value = start(creation)
         if finished:
-            return done
+            return pending.done  # the DoneFuture it was stored as
         # It suspended: it goes on in a task, and every awaiter gets its own shield, so one
         # awaiter's cancellation cannot cancel the creation that the others share.
         pending.task = resume_in_task(creation, value)
         return asyncio.shield(pending.task)
 
-    async def _finish_async(self, provider: Any, obj: Any, pending: _Pending, done: "asyncio.Future[Any]") -> Any:
-        """Finish creating ``obj``; publish it as the done future ``done``."""
+    async def _finish_async(self, provider: Any, obj: Any, pending: _Pending) -> Any:
+        """Finish creating ``obj``; publish it as a DoneFuture (also kept as ``pending.done``)."""
         kind: Optional[int] = _AWAIT
         value = obj
         try:
@@ -473,7 +477,8 @@ class Scope:
         except BaseException:
             self._forget(provider, pending)
             raise
-        done.set_result(value)
+        pending.done = done = _new_object(DoneFuture)  # made only here: its __new__ refuses
+        done._value = value
         teardown = None if kind is None else (kind, obj, provider, get_ident())
         if not self._store(provider, pending, done, teardown):
             if teardown is not None:
