@@ -18,7 +18,10 @@ from cpython.contextvars cimport PyContextVar_Set, get_value
 from cpython.exc cimport PyErr_Clear, PyErr_ExceptionMatches
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_XDECREF
-from dependency_injector.providers cimport Provider
+from cpython.list cimport PyList_AsTuple, PyList_New, PyList_SET_ITEM
+from cpython.object cimport PyObject_Call
+from cpython.ref cimport Py_INCREF
+from dependency_injector.providers cimport Callable, Factory, Injection, NamedInjection, Provider
 
 import asyncio
 import threading
@@ -2053,33 +2056,84 @@ cdef class _GraphState:
         return value
 
 
-cdef object _build_graph(Provider factory):
+cdef object _build_graph(Provider provider):
+    # The pure twin reads the Factory's args, kwargs, attributes and provides properties, which
+    # build a tuple or a dict of the original values at each read (about 350 ns per Factory);
+    # this reads the injections they are built from, as dependency-injector's own call does.
+    cdef Factory factory = <Factory>provider
+    cdef Callable instantiator = factory._instantiator
     cdef _GraphState state = _GraphState.__new__(_GraphState)
+    cdef Injection injection
     cdef Py_ssize_t index
-    cdef list args = list(factory.args)
-    cdef dict kwargs = factory.kwargs
-    cdef dict attributes = factory.attributes
-    for index in range(len(args)):
-        value = args[index]
-        if _injects_by_class(value):
-            args[index] = state.take(_provide_graph(value), args, index)
-    for name, value in kwargs.items():
-        if _injects_by_class(value):
-            kwargs[name] = state.take(_provide_graph(value), kwargs, name)
-    for name, value in attributes.items():
-        if _injects_by_class(value):
-            attributes[name] = state.take(_provide_graph(value), attributes, name)
+    cdef tuple injections = instantiator._args
+    cdef list args = PyList_New(len(injections))
+    for index in range(len(injections)):
+        injection = <Injection>injections[index]
+        value = injection._value
+        if injection._call:
+            value = state.take(_provide_graph(value), args, index)
+        Py_INCREF(value)
+        PyList_SET_ITEM(args, index, value)
+    cdef dict kwargs = {}
+    for injection in instantiator._kwargs:
+        name = (<NamedInjection>injection)._name
+        value = injection._value
+        kwargs[name] = state.take(_provide_graph(value), kwargs, name) if injection._call else value
+    cdef dict attributes = None
+    if factory._attributes_len:
+        attributes = {}
+        for injection in factory._attributes:
+            name = (<NamedInjection>injection)._name
+            value = injection._value
+            attributes[name] = state.take(_provide_graph(value), attributes, name) if injection._call else value
+    provides = instantiator._provides
     if state.pending is not None:
         _latch(factory, True)
-        return _build_when_ready(factory, args, kwargs, attributes, state.pending)
-    instance = factory.provides(*args, **kwargs)
+        return _build_when_ready(factory, provides, args, kwargs, attributes, state.pending)
+    instance = PyObject_Call(provides, PyList_AsTuple(args), kwargs)
     if _is_future_or_coroutine_cached(instance):  # an async factory function
         _latch(factory, True)
         return _with_attributes(instance, attributes) if attributes else instance
-    for name, value in attributes.items():
-        setattr(instance, name, value)
+    if attributes is not None:
+        for name, value in attributes.items():
+            setattr(instance, name, value)
     _latch(factory, state.awaited)
     return instance
+
+
+cdef bint _reads_match(Provider provider) except -1:
+    """Whether what _build_graph reads of a Factory is what its properties give."""
+    cdef Factory factory = <Factory>provider
+    cdef Callable instantiator = factory._instantiator
+    cdef Injection injection
+    if type(instantiator) is not providers.Callable or instantiator._provides is not provider.provides:
+        return False
+    seen = [(injection._value, injection._call) for injection in instantiator._args]
+    if seen != [(value, _injects(value)) for value in provider.args] or instantiator._args_len != len(seen):
+        return False
+    for injections, count, expected in (
+        (instantiator._kwargs, instantiator._kwargs_len, provider.kwargs),
+        (factory._attributes, factory._attributes_len, provider.attributes),
+    ):
+        seen = [((<NamedInjection>injection)._name, injection._value, injection._call) for injection in injections]
+        if seen != [(name, value, _injects(value)) for name, value in expected.items()] or count != len(seen):
+            return False
+    return True
+
+
+cdef object _probe():
+    probe = providers.Factory(dict, 1, providers.Object(2), a=3, b=providers.Object(4))
+    probe.add_attributes(c=providers.Object(5), d=6)
+    return probe
+
+
+if not _reads_match(_probe()):
+    from importlib.metadata import version as _version
+
+    raise ValueError(
+        f"the fields of dependency-injector {_version('dependency-injector')}'s Factory are not laid "
+        "out as di-scopes' compiled twin reads them"
+    )
 
 
 cdef inline void _latch(Provider factory, bint asynchronous) noexcept:
@@ -2087,7 +2141,7 @@ cdef inline void _latch(Provider factory, bint asynchronous) noexcept:
         factory._async_mode = ASYNC_MODE_ENABLED if asynchronous else ASYNC_MODE_DISABLED
 
 
-async def _build_when_ready(Provider factory, list args, dict kwargs, dict attributes, list pending):
+async def _build_when_ready(Provider factory, provides, list args, dict kwargs, dict attributes, list pending):
     if len(pending) == 1:
         values, key = pending[0]
         values[key] = await values[key]
@@ -2095,11 +2149,12 @@ async def _build_when_ready(Provider factory, list args, dict kwargs, dict attri
         results = await asyncio.gather(*[values[key] for values, key in pending])
         for (values, key), result in zip(pending, results):
             values[key] = result
-    instance = factory.provides(*args, **kwargs)
+    instance = provides(*args, **kwargs)
     if _is_future_or_coroutine_cached(instance):
         instance = await instance
-    for name, value in attributes.items():
-        setattr(instance, name, value)
+    if attributes is not None:
+        for name, value in attributes.items():
+            setattr(instance, name, value)
     return instance
 
 
