@@ -398,6 +398,25 @@ class TestAsync:
             with pytest.raises(ScopeError, match="outside a running event loop"):
                 provider()
 
+    def test_resolving_an_async_resource_after_a_loop_stopped(self, impl):
+        """A loop that ran in this thread and stopped leaves asyncio's record of it behind: the
+        resolve still sees no running loop, and a loop running again is seen."""
+
+        async def async_res():
+            yield "a"
+
+        provider = impl.ContextLocalResource(async_res)
+
+        async def resolve():
+            async with impl.scope():
+                return await provider()
+
+        assert asyncio.run(resolve()) == "a"
+        with impl.scope():
+            with pytest.raises(ScopeError, match="outside a running event loop"):
+                provider()
+        assert asyncio.run(resolve()) == "a"
+
     def test_cancellation_is_thrown_in_and_propagates(self, impl):
         log = []
 

@@ -322,6 +322,83 @@ __ds_ready_init()
 cdef object _READY_NONE = _ready(None)  # the pure twin's DONE
 DoneFuture = __ds_done_init(asyncio.get_running_loop)
 
+cdef extern from *:
+    """
+    /* Whether an event loop runs in this thread, for _start_async's early check. On CPython
+       3.10 and 3.11, asyncio.get_running_loop() calls getpid() whenever a loop runs (a system
+       call: about 180 ns here, half the cost of a scope's whole async request cycle), to tell a
+       forked child from its parent. This reads what it reads, _asyncio's running-loop holder in
+       the thread's dict, and compares the pid it holds with this process's, which is kept at
+       hand (os.register_at_fork refreshes it in a child). Only a running loop is answered here:
+       anything else (no holder, a holder of another shape, a loop set by the pure-Python
+       asyncio, Python 3.12 and later, where the check is cheap) returns -1, and the caller
+       asks get_running_loop() itself. */
+    #if PY_VERSION_HEX < 0x030C0000 && !defined(MS_WINDOWS)
+    #include <unistd.h>
+    typedef struct { PyObject_HEAD PyObject *rl_loop; pid_t rl_pid; } __ds_loop_holder;
+    static PyObject *__ds_holder_key = NULL;       /* "__asyncio_running_event_loop__" */
+    static PyTypeObject *__ds_holder_type = NULL;  /* _asyncio's _RunningLoopHolder, once seen */
+    static pid_t __ds_pid = 0;
+    static int __ds_loop_check_init(int enabled) {
+        if (!enabled) return 0;
+        __ds_holder_key = PyUnicode_InternFromString("__asyncio_running_event_loop__");
+        if (__ds_holder_key == NULL) return -1;
+        __ds_pid = getpid();
+        return 0;
+    }
+    static PyObject *__ds_refresh_pid(PyObject *self, PyObject *unused) {
+        __ds_pid = getpid();
+        Py_RETURN_NONE;
+    }
+    static int __ds_loop_runs(void) {
+        PyObject *dict, *holder;
+        if (__ds_holder_key == NULL) return -1;
+        dict = PyThreadState_GetDict();
+        if (dict == NULL) return -1;
+        holder = PyDict_GetItemWithError(dict, __ds_holder_key);  /* borrowed */
+        if (holder == NULL) { PyErr_Clear(); return -1; }
+        if (Py_TYPE(holder) != __ds_holder_type) {
+            if (__ds_holder_type != NULL
+                || strcmp(Py_TYPE(holder)->tp_name, "_RunningLoopHolder") != 0
+                || Py_TYPE(holder)->tp_basicsize != (Py_ssize_t)sizeof(__ds_loop_holder))
+                return -1;
+            __ds_holder_type = Py_TYPE(holder);
+        }
+        if (((__ds_loop_holder *)holder)->rl_loop == Py_None) return -1;
+        return ((__ds_loop_holder *)holder)->rl_pid == __ds_pid ? 1 : -1;
+    }
+    #else
+    static int __ds_loop_check_init(int enabled) { return 0; }
+    static PyObject *__ds_refresh_pid(PyObject *self, PyObject *unused) { Py_RETURN_NONE; }
+    static inline int __ds_loop_runs(void) { return -1; }
+    #endif
+    static PyMethodDef __ds_refresh_pid_def = {"_refresh_pid", __ds_refresh_pid, METH_NOARGS, NULL};
+    static PyObject *__ds_refresh_pid_function(void) {
+        return PyCFunction_New(&__ds_refresh_pid_def, NULL);
+    }
+    """
+    int __ds_loop_check_init(bint enabled) except -1
+    int _loop_runs "__ds_loop_runs"() noexcept
+    object __ds_refresh_pid_function()
+
+
+cdef bint _asyncio_accelerated():
+    """Whether asyncio's running loop is kept by its C module, whose holder _loop_runs reads."""
+    try:
+        import _asyncio
+    except ImportError:
+        return False
+    from asyncio import events
+
+    return events._get_running_loop is _asyncio._get_running_loop and events.get_running_loop is _asyncio.get_running_loop
+
+
+__ds_loop_check_init(_asyncio_accelerated())
+import os as _os
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=__ds_refresh_pid_function())
+
+
 # dependency-injector's async modes (Provider._async_mode), unchanged since 4.0.
 cdef enum:
     ASYNC_MODE_UNDEFINED = 0
@@ -763,7 +840,8 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
         cdef int status
         cdef PyObject* result = NULL
         try:
-            _get_running_loop()  # none is needed yet, unless it suspends: fail early and alike
+            if _loop_runs() != 1:  # the fast answer, where it has one (see __ds_loop_runs)
+                _get_running_loop()  # none is needed yet, unless it suspends: fail early and alike
         except RuntimeError:
             self._forget(entry)
             close = getattr(obj, "close", None)  # an un-awaited coroutine would warn
