@@ -44,7 +44,7 @@ class BuildExt(build_ext):
         try:
             from Cython.Build import cythonize
 
-            # The private .pxd declares only dependency-injector's Provider: no build-time
+            # The private .pxd declares the few dependency-injector classes read in C: no build-time
             # dependency on dependency-injector, and no layout check of its other classes.
             (cythonized,) = cythonize(
                 [ext],
