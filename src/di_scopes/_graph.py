@@ -97,10 +97,11 @@ def _build(factory: Any) -> Any:
     for name, value in attributes.items():
         if _is_provider(value) and not _is_delegated(value):
             attributes[name] = state.take(provide(value), attributes, name)
+    provides = factory.provides
     if state.pending is not None:
         _latch(factory, True)
-        return _build_when_ready(factory, args, kwargs, attributes, state.pending)
-    instance = factory.provides(*args, **kwargs)
+        return _build_when_ready(provides, args, kwargs, attributes, state.pending)
+    instance = provides(*args, **kwargs)
     if _is_future_or_coroutine(instance):  # an async factory function
         _latch(factory, True)
         return _with_attributes(instance, attributes) if attributes else instance
@@ -142,7 +143,7 @@ def _latch(factory: Any, asynchronous: bool) -> None:
 
 
 async def _build_when_ready(
-    factory: Any, args: List[Any], kwargs: Dict[str, Any], attributes: Dict[str, Any], pending: List[_Slot]
+    provides: Any, args: List[Any], kwargs: Dict[str, Any], attributes: Dict[str, Any], pending: List[_Slot]
 ) -> Any:
     if len(pending) == 1:
         values, key = pending[0]
@@ -151,7 +152,7 @@ async def _build_when_ready(
         results = await asyncio.gather(*(values[key] for values, key in pending))
         for (values, key), result in zip(pending, results):
             values[key] = result
-    instance = factory.provides(*args, **kwargs)
+    instance = provides(*args, **kwargs)
     if _is_future_or_coroutine(instance):
         instance = await instance
     for name, value in attributes.items():

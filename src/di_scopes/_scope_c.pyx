@@ -16,11 +16,9 @@ entry's event, a resource's caller), so the module declares ``freethreading_comp
 cimport cython
 from cpython.contextvars cimport PyContextVar_Set, get_value
 from cpython.exc cimport PyErr_Clear, PyErr_ExceptionMatches
-from cpython.object cimport PyObject
-from cpython.ref cimport Py_XDECREF
 from cpython.list cimport PyList_AsTuple, PyList_New, PyList_SET_ITEM
-from cpython.object cimport PyObject_Call
-from cpython.ref cimport Py_INCREF
+from cpython.object cimport PyObject, PyObject_Call
+from cpython.ref cimport Py_INCREF, Py_XDECREF
 from dependency_injector.providers cimport Callable, Factory, Injection, NamedInjection, Provider
 
 import asyncio
@@ -2053,7 +2051,6 @@ cdef object _Factory = providers.Factory
 cdef object _future_done = asyncio.Future.done
 cdef object _future_result = asyncio.Future.result
 cdef set _plain_classes = set()  # classes whose instances are never futures or coroutines
-cdef dict _injecting_classes = {}  # class -> whether its instances are injected by calling them
 
 
 def provide_graph(provider):
@@ -2063,26 +2060,15 @@ def provide_graph(provider):
 
 
 cdef object _provide_graph(provider):
-    cdef Provider factory
+    cdef Factory factory
     cls = type(provider)
     if cls is _Factory:
-        factory = <Provider>provider
+        factory = <Factory>provider
         if factory._async_mode != ASYNC_MODE_DISABLED and factory._last_overriding is None:
             return _build_graph(factory)
     elif cls is ContextLocalResource or cls is ContextLocalSingleton:
         return _call_noargs(<_ScopedProvider>provider)  # what provider() reaches, without the dispatch
     return provider()
-
-
-cdef inline bint _injects_by_class(value):
-    # _is_provider and not _is_delegated, which look up class attributes: cached per class
-    cls = type(value)
-    known = _injecting_classes.get(cls)
-    if known is None:
-        known = _injects(value)
-        if len(_injecting_classes) < 256:
-            _injecting_classes[cls] = known
-    return known is True
 
 
 cdef bint _is_future_or_coroutine_cached(value):
@@ -2134,11 +2120,10 @@ cdef class _GraphState:
         return value
 
 
-cdef object _build_graph(Provider provider):
+cdef object _build_graph(Factory factory):
     # The pure twin reads the Factory's args, kwargs, attributes and provides properties, which
     # build a tuple or a dict of the original values at each read (about 350 ns per Factory);
     # this reads the injections they are built from, as dependency-injector's own call does.
-    cdef Factory factory = <Factory>provider
     cdef Callable instantiator = factory._instantiator
     cdef _GraphState state = _GraphState.__new__(_GraphState)
     cdef Injection injection
@@ -2152,22 +2137,12 @@ cdef object _build_graph(Provider provider):
             value = state.take(_provide_graph(value), args, index)
         Py_INCREF(value)
         PyList_SET_ITEM(args, index, value)
-    cdef dict kwargs = {}
-    for injection in instantiator._kwargs:
-        name = (<NamedInjection>injection)._name
-        value = injection._value
-        kwargs[name] = state.take(_provide_graph(value), kwargs, name) if injection._call else value
-    cdef dict attributes = None
-    if factory._attributes_len:
-        attributes = {}
-        for injection in factory._attributes:
-            name = (<NamedInjection>injection)._name
-            value = injection._value
-            attributes[name] = state.take(_provide_graph(value), attributes, name) if injection._call else value
+    cdef dict kwargs = _named_values(instantiator._kwargs, state)
+    cdef dict attributes = _named_values(factory._attributes, state) if factory._attributes_len else None
     provides = instantiator._provides
     if state.pending is not None:
         _latch(factory, True)
-        return _build_when_ready(factory, provides, args, kwargs, attributes, state.pending)
+        return _build_when_ready(provides, args, kwargs, attributes, state.pending)
     instance = PyObject_Call(provides, PyList_AsTuple(args), kwargs)
     if _is_future_or_coroutine_cached(instance):  # an async factory function
         _latch(factory, True)
@@ -2177,6 +2152,17 @@ cdef object _build_graph(Provider provider):
             setattr(instance, name, value)
     _latch(factory, state.awaited)
     return instance
+
+
+cdef dict _named_values(tuple injections, _GraphState state):
+    """The values of a Factory's keyword or attribute injections, by name."""
+    cdef dict values = {}
+    cdef Injection injection
+    for injection in injections:
+        name = (<NamedInjection>injection)._name
+        value = injection._value
+        values[name] = state.take(_provide_graph(value), values, name) if injection._call else value
+    return values
 
 
 cdef bint _reads_match(Provider provider) except -1:
@@ -2219,7 +2205,7 @@ cdef inline void _latch(Provider factory, bint asynchronous) noexcept:
         factory._async_mode = ASYNC_MODE_ENABLED if asynchronous else ASYNC_MODE_DISABLED
 
 
-async def _build_when_ready(Provider factory, provides, list args, dict kwargs, dict attributes, list pending):
+async def _build_when_ready(provides, list args, dict kwargs, dict attributes, list pending):
     if len(pending) == 1:
         values, key = pending[0]
         values[key] = await values[key]
