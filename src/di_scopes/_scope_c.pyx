@@ -28,7 +28,7 @@ from contextvars import ContextVar
 from inspect import isawaitable
 from types import AsyncGeneratorType
 
-from dependency_injector import errors, providers
+from dependency_injector import errors, providers, wiring
 
 from ._common import (
     CREATION_ENDED,
@@ -78,8 +78,10 @@ __all__ = [
     "Scope",
     "ScopeError",
     "ScopeValue",
+    "await_pending",
     "current_scope",
     "inject_into",
+    "inject_sync",
     "provide_graph",
     "scope",
 ]
@@ -2050,6 +2052,8 @@ def scope(name=DEFAULT_SCOPE_NAME, *, exclusive=False):
 cdef object _Factory = providers.Factory
 cdef object _future_done = asyncio.Future.done
 cdef object _future_result = asyncio.Future.result
+cdef object _future_cancelled = asyncio.Future.cancelled
+cdef object _future_exception = asyncio.Future.exception
 cdef set _plain_classes = set()  # classes whose instances are never futures or coroutines
 
 
@@ -2059,16 +2063,32 @@ def provide_graph(provider):
     return _provide_graph(provider)
 
 
-cdef object _provide_graph(provider):
+cdef inline bint _builds(provider):
+    """Whether the fast path builds ``provider`` itself (_graph._builds)."""
     cdef Factory factory
+    if type(provider) is not _Factory:
+        return False
+    factory = <Factory>provider
+    return factory._async_mode != ASYNC_MODE_DISABLED and factory._last_overriding is None
+
+
+cdef object _provide_graph(provider):
+    if _builds(provider):
+        return _build_graph(<Factory>provider)
+    return _call_provider(provider)
+
+
+cdef inline object _call_provider(provider):
+    """``provider()``; a scoped provider without the call dispatch."""
     cls = type(provider)
-    if cls is _Factory:
-        factory = <Factory>provider
-        if factory._async_mode != ASYNC_MODE_DISABLED and factory._last_overriding is None:
-            return _build_graph(factory)
-    elif cls is ContextLocalResource or cls is ContextLocalSingleton:
-        return _call_noargs(<_ScopedProvider>provider)  # what provider() reaches, without the dispatch
+    if cls is ContextLocalResource or cls is ContextLocalSingleton:
+        return _call_noargs(<_ScopedProvider>provider)
     return provider()
+
+
+cdef inline bint _enabled(provider):
+    """Whether ``provider`` is in async mode: a call of it hands out a future."""
+    return isinstance(provider, Provider) and (<Provider>provider)._async_mode == ASYNC_MODE_ENABLED
 
 
 cdef bint _is_future_or_coroutine_cached(value):
@@ -2100,23 +2120,39 @@ cdef bint _awaitable_cached(value) except -1:
     return known is True
 
 
+cdef object _NOT_DONE = object()
+
+
+cdef inline object _done_result(value):
+    """The result of a future that finished with one, else _NOT_DONE (_graph._done_value)."""
+    if _is_done_future(value):
+        return <object>_done_value(value)
+    if type(value) is _Future and _future_done(value) and not _future_cancelled(value) and _future_exception(value) is None:
+        return _future_result(value)
+    return _NOT_DONE
+
+
 @cython.final
 cdef class _GraphState:
     """What resolving one Factory's injections found (the pure twin's _State)."""
 
-    cdef bint awaited
+    cdef bint asynchronous
     cdef list pending
 
-    cdef object take(self, value, values, key):
-        if _is_future_or_coroutine_cached(value):
-            self.awaited = True
-            if _is_done_future(value):
-                return <object>_done_value(value)
-            if type(value) is _Future and _future_done(value):
-                return _future_result(value)
-            if self.pending is None:
-                self.pending = []
-            self.pending.append((values, key))
+    cdef object take(self, provider, values, key):
+        cdef bint built = _builds(provider)
+        value = _build_graph(<Factory>provider) if built else _call_provider(provider)
+        if _enabled(provider):
+            self.asynchronous = True
+        if not _is_future_or_coroutine_cached(value):
+            return value
+        self.asynchronous = True
+        done = _done_result(value)
+        if done is not _NOT_DONE:
+            return done
+        if self.pending is None:
+            self.pending = []
+        self.pending.append((values, key, built))
         return value
 
 
@@ -2134,7 +2170,7 @@ cdef object _build_graph(Factory factory):
         injection = <Injection>injections[index]
         value = injection._value
         if injection._call:
-            value = state.take(_provide_graph(value), args, index)
+            value = state.take(value, args, index)
         Py_INCREF(value)
         PyList_SET_ITEM(args, index, value)
     cdef dict kwargs = _named_values(instantiator._kwargs, state)
@@ -2150,7 +2186,7 @@ cdef object _build_graph(Factory factory):
     if attributes is not None:
         for name, value in attributes.items():
             setattr(instance, name, value)
-    _latch(factory, state.awaited)
+    _latch(factory, state.asynchronous)
     return instance
 
 
@@ -2161,7 +2197,7 @@ cdef dict _named_values(tuple injections, _GraphState state):
     for injection in injections:
         name = (<NamedInjection>injection)._name
         value = injection._value
-        values[name] = state.take(_provide_graph(value), values, name) if injection._call else value
+        values[name] = state.take(value, values, name) if injection._call else value
     return values
 
 
@@ -2205,13 +2241,33 @@ cdef inline void _latch(Provider factory, bint asynchronous) noexcept:
         factory._async_mode = ASYNC_MODE_ENABLED if asynchronous else ASYNC_MODE_DISABLED
 
 
+async def await_pending(values, list pending):
+    """Await the pending values in ``values`` (a list or dict) and put their results in place:
+    several together, a lone future or build of the fast path's own in the caller's task
+    (_graph.await_pending)."""
+    if len(pending) == 1:
+        _, key, built = pending[0]
+        value = values[key]
+        if built or asyncio.isfuture(value):
+            values[key] = await value
+            return values
+    results = await asyncio.gather(*[values[key] for _, key, _ in pending])
+    for (_, key, _), result in zip(pending, results):
+        values[key] = result
+    return values
+
+
 async def _build_when_ready(provides, list args, dict kwargs, dict attributes, list pending):
     if len(pending) == 1:
-        values, key = pending[0]
-        values[key] = await values[key]
+        values, key, built = pending[0]
+        value = values[key]
+        if built or asyncio.isfuture(value):
+            values[key] = await value
+        else:
+            values[key] = (await asyncio.gather(value))[0]
     else:
-        results = await asyncio.gather(*[values[key] for values, key in pending])
-        for (values, key), result in zip(pending, results):
+        results = await asyncio.gather(*[values[key] for values, key, _ in pending])
+        for (values, key, _), result in zip(pending, results):
             values[key] = result
     instance = provides(*args, **kwargs)
     if _is_future_or_coroutine_cached(instance):
@@ -2229,26 +2285,44 @@ async def _with_attributes(instance, dict attributes):
     return instance
 
 
+cdef tuple _MARKERS = (wiring.Provide, wiring.Provider, wiring.Closing)  # see _graph._MARKERS
+
+
 def inject_into(dict injections, dict kwargs):
-    """Resolve the fast path's injections (name -> provider) into ``kwargs``, skipping names
-    the caller passed; a done future's result is taken at once. Returns the names whose values
-    must still be awaited (what ``inspect.isawaitable`` accepts, as dependency-injector's
-    ``@inject`` awaits), or None (the pure twin's counterpart is _graph.inject_into)."""
+    """Resolve an async function's injections (name -> provider) into ``kwargs``, as
+    dependency-injector's ``@inject`` does, building ``Factory`` graphs here; return the pending
+    names for await_pending, or None (the pure twin's counterpart is _graph.inject_into)."""
     cdef list pending = None
+    cdef bint built, awaited
     for name, provider in injections.items():
-        if name in kwargs:
+        if name in kwargs and not isinstance(kwargs[name], _MARKERS):
             continue
-        value = _provide_graph(provider)
-        if _is_done_future(value):
-            value = <object>_done_value(value)
-        elif type(value) is _Future and _future_done(value):
-            value = _future_result(value)
-        elif _awaitable_cached(value):
-            if pending is None:
-                pending = []
-            pending.append(name)
+        built = _builds(provider)
+        if built:
+            value = _build_graph(<Factory>provider)
+            awaited = _is_future_or_coroutine_cached(value)  # still pending; else the instance
+        else:
+            value = _call_provider(provider)
+            awaited = _enabled(provider) or _awaitable_cached(value)
+        if awaited:
+            done = _done_result(value)
+            if done is _NOT_DONE:
+                if pending is None:
+                    pending = []
+                pending.append((kwargs, name, built))
+            else:
+                value = done
         kwargs[name] = value
     return pending
+
+
+def inject_sync(dict injections, dict kwargs):
+    """Resolve a sync function's injections into ``kwargs``, as dependency-injector's ``@inject``
+    does: each provider called, its value passed as it is (_graph.inject_sync)."""
+    for name, provider in injections.items():
+        if name in kwargs and not isinstance(kwargs[name], _MARKERS):
+            continue
+        kwargs[name] = _call_provider(provider)
 
 
 cdef object _NO_VALUE = object()  # the pure twin's _MISSING, as _find_value's "not found"

@@ -78,7 +78,7 @@ from ._common import (
     unknown_scope_message,
     value_outside_scope_message,
 )
-from ._graph import inject_into, provide as provide_graph
+from ._graph import await_pending, inject_into, inject_sync, provide as provide_graph
 
 __all__ = [
     "ContextLocalResource",
@@ -87,8 +87,10 @@ __all__ = [
     "Scope",
     "ScopeError",
     "ScopeValue",
+    "await_pending",
     "current_scope",
     "inject_into",
+    "inject_sync",
     "provide_graph",
     "scope",
 ]
