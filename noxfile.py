@@ -7,7 +7,8 @@ package, never against the source tree.
     nox -l                  # the sessions
     nox -s tests-3.12       # one Python
     nox -s tests-3.14       # CPython 3.14 in a Debian sid root (root user; made on first use)
-    nox -s differential     # the differential test at length (DI_SCOPES_DIFFERENTIAL_EXAMPLES)
+    nox -s differential     # the twin differential test at length (DI_SCOPES_DIFFERENTIAL_EXAMPLES)
+    nox -s fastapi_differential  # the fast path against dependency-injector's @inject, at length
     nox -s races            # the thread races at length (DI_SCOPES_RACE_SECONDS)
     nox                     # all of them
 """
@@ -100,12 +101,14 @@ nox.options.sessions = [
     "no_compiler",
     "cibuildwheel",
     "differential",
+    "fastapi_differential",
     "races",
 ]
 nox.options.error_on_missing_interpreters = True
 
 # The long runs of the differential and race tests; the suite's own defaults take seconds.
 DIFFERENTIAL_EXAMPLES = os.environ.get("DI_SCOPES_DIFFERENTIAL_EXAMPLES", "3000")
+FASTAPI_DIFFERENTIAL_EXAMPLES = os.environ.get("DI_SCOPES_FASTAPI_DIFFERENTIAL_EXAMPLES", "3000")
 RACE_SECONDS = os.environ.get("DI_SCOPES_RACE_SECONDS", "15")  # per twin and switch interval
 
 
@@ -482,6 +485,20 @@ def differential(session: nox.Session) -> None:
     sdist = install_compiled(session)
     run_suite(
         session, sdist, "tests/test_differential.py", DI_SCOPES_DIFFERENTIAL_EXAMPLES=DIFFERENTIAL_EXAMPLES
+    )
+
+
+@nox.session
+def fastapi_differential(session: nox.Session) -> None:
+    """The fast path's differential test at length: thousands of generated containers and
+    endpoints, injected by di_scopes.fastapi.inject and by dependency-injector's @inject, on
+    both twins of the installed wheel, their traces compared."""
+    sdist = install_compiled(session)
+    run_suite(
+        session,
+        sdist,
+        "tests/test_fastapi_differential.py",
+        DI_SCOPES_FASTAPI_DIFFERENTIAL_EXAMPLES=FASTAPI_DIFFERENTIAL_EXAMPLES,
     )
 
 

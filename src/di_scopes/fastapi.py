@@ -82,7 +82,8 @@ def inject(fn: _F) -> _F:
     dependency-injector's own resolver, which shuts down dependency-injector's resources; the
     scoped resources that ``Closing`` names, and those they depend on, are torn down when the
     call returns (a generator's, when it ends), with its exception thrown in if it raised (the
-    next resolve in the scope creates a new instance).
+    next resolve in the scope creates a new instance); a sync function leaves asynchronous ones
+    to the scope's end.
 
     A generator endpoint (sync or async) runs its steps in a context of its own, a copy of the
     caller's: its "endpoint" scope, and the context variables it sets, stay with its steps, and
@@ -403,9 +404,11 @@ class _InContext:
 
 
 def _close_sync(resources: List[Any], error: Optional[BaseException]) -> None:
-    """Tear down each resource's instance in the current scope now, with ``error`` thrown in."""
+    """Tear down each resource's instance in the current scope now, with ``error`` thrown in.
+    An asynchronous one cannot be torn down from sync code: the scope's end tears it down."""
     for resource in resources:
-        resource._shutdown(error)
+        if not resource.is_async_mode_enabled():
+            resource._shutdown(error)
 
 
 async def _close_async(resources: List[Any], error: Optional[BaseException]) -> None:
