@@ -97,8 +97,12 @@ SCENARIOS = {
     "empty_scope": ("empty", "2. empty scope enter + exit", "cycle", 100),
     "request_cycle": ("cycle", "3. request cycle (3 resolves)", "cycle", 100),
     "service_graph": ("graph", "4. service graph", "cycle", 100),
+    "nested_graph": ("ngraph", "4b. nested service graph", "cycle", 100),
+    "chain": ("chain", "4c. three-level chain", "cycle", 100),
     "async_request_cycle": ("acycle", "5a. async request cycle", "cycle", 100),
     "async_service_graph": ("agraph", "5b. async service graph", "cycle", 100),
+    "async_nested_graph": ("angraph", "5c. async nested service graph", "cycle", 100),
+    "async_chain": ("achain", "5d. async three-level chain", "cycle", 100),
     "error_path": ("error_cycle", "6. error path (rollback)", "cycle", 100),
     "threads": ("thread_cycle", "7. worker thread + caller", "cycle", 20),
 }
@@ -141,10 +145,18 @@ def build(scenario: str, variant, cycles: int, *, loop=None, executor=None) -> I
         run = looped(variant.cycle(), cycles)
     elif scenario == "service_graph":
         run = looped(variant.graph(), cycles)
+    elif scenario == "nested_graph":
+        run = looped(variant.ngraph(), cycles)
+    elif scenario == "chain":
+        run = looped(variant.chain(), cycles)
     elif scenario == "async_request_cycle":
         run = looped_async(loop, variant.acycle(), cycles)
     elif scenario == "async_service_graph":
         run = looped_async(loop, variant.agraph(), cycles)
+    elif scenario == "async_nested_graph":
+        run = looped_async(loop, variant.angraph(), cycles)
+    elif scenario == "async_chain":
+        run = looped_async(loop, variant.achain(), cycles)
     elif scenario == "error_path":
         run = looped_raising(variant.error_cycle(), cycles, variant.error_outcome)
     elif scenario == "threads":

@@ -12,7 +12,10 @@ Scenario methods (a variant lacking one does not take part in that scenario):
 - ``empty()``: one empty scope, entered and exited;
 - ``cycle()``: enter, resolve the session 3 times, exit with teardown;
 - ``graph()``: enter, resolve Service(Repo(Session), Session), exit with teardown;
-- ``acycle()``, ``agraph()``: the same with ``async with`` and an async-generator session;
+- ``ngraph()``: the same for RepoService(Repo(Session)), a service made from its repository alone;
+- ``chain()``: the same for Handler(RepoService(Repo(Session))), a three-level chain;
+- ``acycle()``, ``agraph()``, ``angraph()``, ``achain()``: the same with ``async with`` and an
+  async-generator session;
 - ``error_cycle()``: ``cycle()`` raising ``Boom`` inside the scope (the caller's ``except`` catches it);
 - ``thread_cycle(executor)``: the first two resolves run in a worker thread, in a copy of the
   scope's context (as a sync dependency runs in a web framework's thread pool), the third in the
@@ -31,7 +34,7 @@ from typing import Any, Callable, Dict, Iterator
 
 import pytest
 
-from ._workload import Boom, Repo, Service, Session, asession_gen, session_gen
+from ._workload import Boom, Handler, Repo, RepoService, Service, Session, asession_gen, session_gen
 
 # What the error-path scenario ends with: the variant's teardown path when the scope raises.
 COMMITTED, ROLLED_BACK = "committed", "rolled back"
@@ -50,6 +53,39 @@ def _same(a: Any, b: Any, c: Any) -> None:
 def _same_graph(service: Any) -> None:
     if not (type(service) is Service and service.repo.session is service.session and type(service.session) is Session):
         raise SharingError(f"the service graph does not share one session: {service!r}")
+
+
+def _same_nested(service: Any) -> None:
+    if not (type(service) is RepoService and type(service.repo) is Repo and type(service.repo.session) is Session):
+        raise SharingError(f"the nested service graph is not RepoService(Repo(Session)): {service!r}")
+
+
+def _same_chain(handler: Any) -> None:
+    if type(handler) is not Handler:
+        raise SharingError(f"the chain is not Handler(RepoService(Repo(Session))): {handler!r}")
+    _same_nested(handler.service)
+
+
+# Each graph shape: the top class of its Factory chain and the check of what it gave.
+SHAPES = {"graph": (Service, _same_graph), "ngraph": (RepoService, _same_nested), "chain": (Handler, _same_chain)}
+
+
+def di_graph(session: Any, shape: str) -> Any:
+    """The top ``providers.Factory`` of a graph shape over the ``session`` provider."""
+    from dependency_injector import providers
+
+    repo = providers.Factory(Repo, session)
+    if shape == "graph":
+        return providers.Factory(Service, repo, session)
+    service = providers.Factory(RepoService, repo)
+    return service if shape == "ngraph" else providers.Factory(Handler, service)
+
+
+def hand_built(session: Session, shape: str) -> Any:
+    if shape == "graph":
+        return Service(Repo(session), session)
+    service = RepoService(Repo(session))
+    return service if shape == "ngraph" else Handler(service)
 
 
 def _resolve2(resolve: Callable[[], Any]) -> tuple:
@@ -106,19 +142,25 @@ class Twin(Variant):
 
         return cycle
 
-    def graph(self):
-        from dependency_injector import providers
-
+    def _graph(self, shape: str):
         scope, session = self.m.scope, self.m.ContextLocalResource(session_gen)
-        repo = providers.Factory(Repo, session)
-        service = providers.Factory(Service, repo, session)
+        top, check = di_graph(session, shape), SHAPES[shape][1]
 
         def cycle() -> None:
             with scope():
-                svc = service()
-            _same_graph(svc)
+                built = top()
+            check(built)
 
         return cycle
+
+    def graph(self):
+        return self._graph("graph")
+
+    def ngraph(self):
+        return self._graph("ngraph")
+
+    def chain(self):
+        return self._graph("chain")
 
     def acycle(self):
         scope, session = self.m.scope, self.m.ContextLocalResource(asession_gen)
@@ -132,19 +174,25 @@ class Twin(Variant):
 
         return cycle
 
-    def agraph(self):
-        from dependency_injector import providers
-
+    def _agraph(self, shape: str):
         scope, session = self.m.scope, self.m.ContextLocalResource(asession_gen)
-        repo = providers.Factory(Repo, session)
-        service = providers.Factory(Service, repo, session)
+        top, check = di_graph(session, shape), SHAPES[shape][1]
 
         async def cycle() -> None:
             async with scope():
-                svc = await service()
-            _same_graph(svc)
+                built = await top()
+            check(built)
 
         return cycle
+
+    def agraph(self):
+        return self._agraph("graph")
+
+    def angraph(self):
+        return self._agraph("ngraph")
+
+    def achain(self):
+        return self._agraph("chain")
 
     def error_cycle(self):
         scope, session = self.m.scope, self.m.ContextLocalResource(session_gen)
@@ -480,14 +528,48 @@ class Dishka(Variant):
     def __init__(self) -> None:
         self.dishka = pytest.importorskip("dishka")
 
-    def _container(self, source, graph: bool = False, asynchronous: bool = False):
+    def _container(self, source, graph: bool = False, asynchronous: bool = False, shape: str = "graph"):
         d = self.dishka
         provider = d.Provider()
         provider.provide(source, scope=d.Scope.REQUEST)
         if graph:
-            provider.provide(Repo, scope=d.Scope.REQUEST)
-            provider.provide(Service, scope=d.Scope.REQUEST)
+            for cls in {"graph": (Repo, Service), "ngraph": (Repo, RepoService), "chain": (Repo, RepoService, Handler)}[shape]:
+                provider.provide(cls, scope=d.Scope.REQUEST)
         return (d.make_async_container if asynchronous else d.make_container)(provider)
+
+    def _graph(self, shape: str):
+        container = self._container(session_gen, graph=True, shape=shape)
+        top, check = SHAPES[shape]
+
+        def cycle() -> None:
+            with container() as request:
+                built = request.get(top)
+            check(built)
+
+        return cycle
+
+    def ngraph(self):
+        return self._graph("ngraph")
+
+    def chain(self):
+        return self._graph("chain")
+
+    def _agraph(self, shape: str):
+        container = self._container(asession_gen, graph=True, asynchronous=True, shape=shape)
+        top, check = SHAPES[shape]
+
+        async def cycle() -> None:
+            async with container() as request:
+                built = await request.get(top)
+            check(built)
+
+        return cycle
+
+    def angraph(self):
+        return self._agraph("ngraph")
+
+    def achain(self):
+        return self._agraph("chain")
 
     def cached(self):
         container = self._container(session_gen)
@@ -593,13 +675,48 @@ class Wireup(Variant):
     def __init__(self) -> None:
         self.wireup = pytest.importorskip("wireup")
 
-    def _container(self, source, graph: bool = False, asynchronous: bool = False):
+    def _container(self, source, graph: bool = False, asynchronous: bool = False, shape: str = "graph"):
         w = self.wireup
         injectables = [w.injectable(lifetime="scoped")(source)]
         if graph:
-            injectables += [w.injectable(lifetime="scoped")(Repo), w.injectable(lifetime="scoped")(Service)]
+            classes = {"graph": (Repo, Service), "ngraph": (Repo, RepoService), "chain": (Repo, RepoService, Handler)}[shape]
+            injectables += [w.injectable(lifetime="scoped")(cls) for cls in classes]
         create = w.create_async_container if asynchronous else w.create_sync_container
         return create(injectables=injectables)
+
+    def _graph(self, shape: str):
+        enter_scope = self._container(session_gen, graph=True, shape=shape).enter_scope
+        top, check = SHAPES[shape]
+
+        def cycle() -> None:
+            with enter_scope() as scoped:
+                built = scoped.get(top)
+            check(built)
+
+        return cycle
+
+    def ngraph(self):
+        return self._graph("ngraph")
+
+    def chain(self):
+        return self._graph("chain")
+
+    def _agraph(self, shape: str):
+        enter_scope = self._container(asession_gen, graph=True, asynchronous=True, shape=shape).enter_scope
+        top, check = SHAPES[shape]
+
+        async def cycle() -> None:
+            async with enter_scope() as scoped:
+                built = await scoped.get(top)
+            check(built)
+
+        return cycle
+
+    def angraph(self):
+        return self._agraph("ngraph")
+
+    def achain(self):
+        return self._agraph("chain")
 
     def cached(self):
         container = self._container(session_gen)
@@ -871,18 +988,29 @@ class Floor(Variant):
 
         return cycle
 
-    def graph(self):
+    def _graph(self, shape: str):
+        check = SHAPES[shape][1]
+
         def cycle() -> None:
             generator = session_gen()
             session = next(generator)
-            svc = Service(Repo(session), session)
+            built = hand_built(session, shape)
             try:
                 next(generator)
             except StopIteration:
                 pass
-            _same_graph(svc)
+            check(built)
 
         return cycle
+
+    def graph(self):
+        return self._graph("graph")
+
+    def ngraph(self):
+        return self._graph("ngraph")
+
+    def chain(self):
+        return self._graph("chain")
 
     def acycle(self):
         async def cycle() -> None:
@@ -896,18 +1024,29 @@ class Floor(Variant):
 
         return cycle
 
-    def agraph(self):
+    def _agraph(self, shape: str):
+        check = SHAPES[shape][1]
+
         async def cycle() -> None:
             generator = asession_gen()
             session = await generator.__anext__()
-            svc = Service(Repo(session), session)
+            built = hand_built(session, shape)
             try:
                 await generator.__anext__()
             except StopAsyncIteration:
                 pass
-            _same_graph(svc)
+            check(built)
 
         return cycle
+
+    def agraph(self):
+        return self._agraph("graph")
+
+    def angraph(self):
+        return self._agraph("ngraph")
+
+    def achain(self):
+        return self._agraph("chain")
 
     def error_cycle(self):
         def cycle() -> None:
@@ -965,38 +1104,75 @@ class Object(Variant):
 
 
 class FastPath(Variant):
-    """The async service graph as ``di_scopes.fastapi.inject`` resolves an endpoint's
-    ``Provide[Container.service]`` parameter: the same providers, built without
-    dependency-injector's gather (the endpoint is called directly, without FastAPI)."""
+    """The service graphs as ``di_scopes.fastapi.inject`` resolves an endpoint's
+    ``Provide[Container.top]`` parameter: the same providers as the compiled twin's rows, built
+    without dependency-injector's gather (the endpoint is called directly, without FastAPI)."""
 
     name = "c-fast"
     label = "di-scopes compiled twin, fast path (`di_scopes.fastapi.inject`)"
 
-    def agraph(self):
-        from dependency_injector import containers, providers, wiring
+    def _endpoint(self, shape: str, asynchronous: bool):
+        from dependency_injector import containers, wiring
 
         import di_scopes.fastapi
 
         m = importlib.import_module("di_scopes._scope_c")
 
         class Container(containers.DeclarativeContainer):
-            session = m.ContextLocalResource(asession_gen)
-            repo = providers.Factory(Repo, session)
-            service = providers.Factory(Service, repo, session)
+            session = m.ContextLocalResource(asession_gen if asynchronous else session_gen)
+            top = di_graph(session, shape)
 
-        async def endpoint(service: Service = wiring.Provide[Container.service]) -> Service:
-            return service
+        if asynchronous:
+
+            async def endpoint(top: Any = wiring.Provide[Container.top]) -> Any:
+                return top
+
+        else:
+
+            def endpoint(top: Any = wiring.Provide[Container.top]) -> Any:  # type: ignore[misc]
+                return top
 
         endpoint = di_scopes.fastapi.inject(endpoint)
         Container().wire(modules=[__name__])  # binds the markers of functions defined here
-        scope = m.scope
+        return m.scope, endpoint, SHAPES[shape][1]
+
+    def _graph(self, shape: str):
+        scope, endpoint, check = self._endpoint(shape, False)
+
+        def cycle() -> None:
+            with scope():
+                built = endpoint()
+            check(built)
+
+        return cycle
+
+    def graph(self):
+        return self._graph("graph")
+
+    def ngraph(self):
+        return self._graph("ngraph")
+
+    def chain(self):
+        return self._graph("chain")
+
+    def _agraph(self, shape: str):
+        scope, endpoint, check = self._endpoint(shape, True)
 
         async def cycle() -> None:
             async with scope():
-                svc = await endpoint()
-            _same_graph(svc)
+                built = await endpoint()
+            check(built)
 
         return cycle
+
+    def agraph(self):
+        return self._agraph("graph")
+
+    def angraph(self):
+        return self._agraph("ngraph")
+
+    def achain(self):
+        return self._agraph("chain")
 
 
 class DiFactoryFloor(Variant):

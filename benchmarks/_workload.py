@@ -1,4 +1,4 @@
-"""What every variant runs: one session type, one generator body (sync and async), one service graph.
+"""What every variant runs: one session type, one generator body (sync and async), three service graphs.
 
 A ledger counts what happened to sessions, so each benchmark can check after its loop that the
 variant opened exactly one session per cycle and tore it down the expected way; a variant that
@@ -55,6 +55,24 @@ class Service:
     def __init__(self, repo: Repo, session: Session) -> None:
         self.repo = repo
         self.session = session
+
+
+class RepoService:
+    """A service made from its repository alone: RepoService(Repo(session))."""
+
+    __slots__ = ("repo",)
+
+    def __init__(self, repo: Repo) -> None:
+        self.repo = repo
+
+
+class Handler:
+    """The top of a three-level chain: Handler(RepoService(Repo(session)))."""
+
+    __slots__ = ("service",)
+
+    def __init__(self, service: RepoService) -> None:
+        self.service = service
 
 
 class Boom(Exception):

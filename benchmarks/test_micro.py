@@ -62,6 +62,16 @@ def test_service_graph(benchmark, variant):
     run_benchmark(benchmark, variant, "service_graph")
 
 
+@variants_for("nested_graph")
+def test_nested_graph(benchmark, variant):
+    run_benchmark(benchmark, variant, "nested_graph")
+
+
+@variants_for("chain")
+def test_chain(benchmark, variant):
+    run_benchmark(benchmark, variant, "chain")
+
+
 @variants_for("async_request_cycle")
 def test_async_request_cycle(benchmark, variant, loop):
     run_benchmark(benchmark, variant, "async_request_cycle", loop=loop)
@@ -70,6 +80,16 @@ def test_async_request_cycle(benchmark, variant, loop):
 @variants_for("async_service_graph")
 def test_async_service_graph(benchmark, variant, loop):
     run_benchmark(benchmark, variant, "async_service_graph", loop=loop)
+
+
+@variants_for("async_nested_graph")
+def test_async_nested_graph(benchmark, variant, loop):
+    run_benchmark(benchmark, variant, "async_nested_graph", loop=loop)
+
+
+@variants_for("async_chain")
+def test_async_chain(benchmark, variant, loop):
+    run_benchmark(benchmark, variant, "async_chain", loop=loop)
 
 
 @variants_for("error_path")

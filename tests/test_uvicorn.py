@@ -75,3 +75,94 @@ def test_failures_through_uvicorn(twin):
         ["rollback ErrorResponse"],
         ["rollback LookupError"],
     ]
+
+
+# dependency-injector's giphynavigator example (examples/miniapps/fastapi), ported to di-scopes:
+# the HTTP client session is a scoped async resource, the API client a Factory over it, and the
+# search service a Factory over the API client alone, the shape that once answered every request
+# after the first with 500 ('_asyncio.Future' object has no attribute 'search').
+
+
+class GiphyClient:
+    def __init__(self, session, api_key, timeout):
+        self.session, self.api_key, self.timeout = session, api_key, timeout
+
+    async def search(self, query, limit):
+        await asyncio.sleep(0)  # the HTTP call
+        return {"data": [{"url": f"https://giphy.example/{query}/{n}"} for n in range(limit)]}
+
+
+class SearchService:
+    def __init__(self, giphy_client):
+        self._giphy_client = giphy_client
+
+    async def search(self, query, limit):
+        if not query:
+            return []
+        result = await self._giphy_client.search(query, limit)
+        return [{"url": gif["url"]} for gif in result["data"]]
+
+
+def giphynavigator(twin):
+    from dependency_injector import containers, providers, wiring
+    from fastapi import Depends, FastAPI
+
+    from di_scopes import asgi, fastapi as di_fastapi
+
+    sessions = []
+
+    async def client_session():
+        session = {"closed": False, "number": len(sessions) + 1}
+        sessions.append(session)
+        try:
+            yield session
+        finally:
+            session["closed"] = True
+
+    class Container(containers.DeclarativeContainer):
+        config = providers.Configuration()
+        http_session = twin.ContextLocalResource(client_session)
+        giphy_client = providers.Factory(
+            GiphyClient, session=http_session, api_key=config.giphy.api_key, timeout=config.giphy.request_timeout
+        )
+        search_service = providers.Factory(SearchService, giphy_client=giphy_client)
+
+    app = FastAPI()
+    app.add_middleware(asgi.ScopeMiddleware)
+
+    @app.get("/")
+    @di_fastapi.inject
+    async def index(
+        query: str = "Dependency Injector",
+        limit: int = 3,
+        search_service: SearchService = Depends(wiring.Provide[Container.search_service]),
+    ):
+        gifs = await search_service.search(query, limit)
+        return {"query": query, "limit": limit, "gifs": gifs}
+
+    container = Container()
+    container.config.from_dict({"giphy": {"api_key": "test", "request_timeout": 10}})
+    container.wire(modules=[__name__])
+    return app, container, sessions
+
+
+def test_dependency_injectors_giphynavigator_example_through_uvicorn(twin):
+    app, container, sessions = giphynavigator(twin)
+    count = 200
+    paths = [f"/?query=q{n}&limit={n % 4}" for n in range(count)]
+
+    async def run(url):
+        limits = httpx.Limits(max_connections=20)
+        async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+            return await asyncio.gather(*(client.get(path) for path in paths))
+
+    try:
+        with ServerThread(app) as url:
+            responses = asyncio.run(run(url))
+    finally:
+        container.unwire()
+    assert [r.status_code for r in responses] == [200] * count
+    for n, response in enumerate(responses):
+        assert response.json()["gifs"] == [{"url": f"https://giphy.example/q{n}/{i}"} for i in range(n % 4)]
+    assert len(sessions) == count and all(session["closed"] for session in sessions)
+    assert container.search_service.is_async_mode_enabled() and container.giphy_client.is_async_mode_enabled()
