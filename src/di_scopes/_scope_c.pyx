@@ -23,6 +23,7 @@ from dependency_injector.providers cimport Callable, Factory, Injection, NamedIn
 
 import asyncio
 import threading
+from functools import partial
 import warnings
 from contextvars import ContextVar
 from inspect import isawaitable
@@ -471,6 +472,8 @@ cdef class _Entry:
     cdef object event  # made by the first thread that waits for a pending creation
     cdef object task  # set when the creation is asynchronous
     cdef object creation  # its mark in _creating (see the pure twin)
+    cdef object ending  # a creation the scope's close found pending: the exception it closed with
+    cdef bint discarded  # it finished after the scope began closing, and was torn down
 
 
 cdef list _NOTHING = []  # what a scope with nothing to tear down tears down; never modified
@@ -665,7 +668,7 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
         cdef list inner = self._check_exit(exc, "__aexit__()")
         if inner is not None:
             return self._aexit_out_of_order(inner)
-        cdef list entries = self._begin_close()
+        cdef list entries = self._begin_close(exc)
         if entries is not None and _needs_await(entries):
             return self._teardown_eagerly(entries, exc, True)
         try:
@@ -801,11 +804,13 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
         if kind != NO_TEARDOWN:
             mine.obj = obj
         if not self._store(mine):
+            error = ScopeError(closed_during_creation_message(provider, self))
             if kind != NO_TEARDOWN:
-                failure = _exit_sync(kind, obj, None, provider)
+                # Not part of the scope's work: rolled back, with what ended the scope.
+                failure = _exit_sync(kind, obj, error if mine.ending is None else mine.ending, provider)
                 if failure is not None:
                     raise failure
-            raise ScopeError(closed_during_creation_message(provider, self))
+            raise error
         return value
 
     cdef bint _store(self, _Entry entry) except -1:
@@ -872,8 +877,9 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
             return entry.value  # the DoneFuture it was stored as
         # It suspended: it goes on in a task, and every awaiter gets its own shield, so one
         # awaiter's cancellation cannot cancel the creation that the others share.
-        entry.task = resume_in_task(creation, value)
-        return _shield(entry.task)
+        entry.task = task = resume_in_task(creation, value)
+        task.add_done_callback(partial(_retrieve_discarded, entry))
+        return _shield(task)
 
     async def _finish_async(self, _ScopedProvider provider, obj, _Entry entry, step, yielded):
         """Finish creating ``obj``; ``step`` is an async generator's setup that _start_async
@@ -919,7 +925,7 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
             entry.obj = obj
         if self._store(entry):
             return done
-        return _discard_async(self, provider, kind, obj)
+        return _discard_async(self, provider, kind, obj, entry)
 
     # Early teardown of one provider ---------------------------------------------------------
 
@@ -938,18 +944,29 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
 
     # Closing --------------------------------------------------------------------------------
 
-    cdef list _begin_close(self):
-        """Mark the scope closing; return its entries, or None if it was closing already.
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    cdef list _begin_close(self, exc):
+        """Mark the scope closing; return its entries, or None if it was closing already. A
+        creation still pending keeps ``exc``, to throw into its teardown when it ends.
 
         From here on the entry list only shrinks to nothing in _finish_close: creations that end
-        later leave their pending entries alone, and instances stay readable during teardown.
+        later leave their pending entries alone. Nothing is handed out any more (_ready_value):
+        a resolve during teardown, from the request's own tasks too, raises ScopeError.
         """
         cdef list entries = None
+        cdef Py_ssize_t index
+        cdef _Entry entry
         with cython.critical_section(self):
             if self._state >= CLOSING:
                 return None
             self._state = CLOSING
             entries = self._entries
+            if entries is not None and exc is not None:
+                for index in range(len(entries)):
+                    entry = <_Entry>entries[index]
+                    if entry.state != READY:
+                        entry.ending = exc
         return entries if entries is not None else _NOTHING
 
     cdef inline void _finish_close(self) noexcept:
@@ -972,7 +989,7 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
 
     cdef int _close(self, exc) except -1:
         """close() without the argument check, for __exit__."""
-        cdef list entries = self._begin_close()
+        cdef list entries = self._begin_close(exc)
         if entries is not None:
             self._teardown(entries, exc)
         return 0
@@ -1014,7 +1031,7 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
         raised. What needs no awaiting is done before the awaitable is returned.
         """
         check_exception(exc)
-        cdef list entries = self._begin_close()
+        cdef list entries = self._begin_close(exc)
         if entries is None:
             return _READY_NONE
         if not _needs_await(entries):
@@ -1283,12 +1300,23 @@ async def _exit_async(int kind, obj, exc, provider):
             exc.__traceback__ = traceback  # whatever the teardown did with it: without its frames
 
 
-async def _discard_async(Scope scope, provider, int kind, obj):
+async def _discard_async(Scope scope, provider, int kind, obj, _Entry entry):
+    """Tear down an instance that finished creating after ``scope`` began closing (not part of
+    its work: rolled back, with what ended the scope); raise the ScopeError that says so."""
+    error = ScopeError(closed_during_creation_message(provider, scope))
+    entry.discarded = True  # its task's error needs no awaiter (_retrieve_discarded)
     if kind != NO_TEARDOWN:
-        failure = await _exit_async(kind, obj, None, provider)
+        failure = await _exit_async(kind, obj, error if entry.ending is None else entry.ending, provider)
         if failure is not None:
             raise failure
-    raise ScopeError(closed_during_creation_message(provider, scope))
+    raise error
+
+
+def _retrieve_discarded(_Entry entry, task):
+    """A creation task's done-callback: the error of a creation discarded because its scope
+    closed meanwhile is nobody's to await (the pure twin's _retrieve_discarded)."""
+    if entry.discarded and not task.cancelled():
+        task.exception()
 
 
 async def _close_again(obj, provider):
@@ -1494,11 +1522,12 @@ cdef object _NOT_CACHED = object()
 
 
 cdef inline object _ready_value(Scope scope, provider):
-    """The instance of ``provider`` ready in ``scope``, or _NOT_CACHED. (The pure twin reads its
-    instance table without a lock: a dict read is atomic there.)"""
+    """The instance of ``provider`` ready in ``scope``, or _NOT_CACHED: nothing is handed out once
+    the scope began closing. (The pure twin reads its instance table without a lock, a dict read
+    being atomic there, and drops the table when closing begins.)"""
     cdef _Entry entry
     with cython.critical_section(scope):
-        if scope._entries is not None:
+        if scope._state == ACTIVE and scope._entries is not None:
             entry = _find(scope._entries, provider)
             if entry is not None and entry.state == READY:
                 return entry.value

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import warnings
+from functools import partial
 from contextvars import ContextVar
 from inspect import isawaitable
 from threading import get_ident
@@ -128,7 +129,7 @@ _new_object = object.__new__
 class _Pending:
     """An entry of a scope's instance table whose creation is in progress."""
 
-    __slots__ = ("owner", "event", "task", "creation", "done")
+    __slots__ = ("owner", "event", "task", "creation", "done", "ending", "discarded")
 
     def __init__(self, owner: Optional[int]) -> None:
         self.owner = owner  # thread creating it, to tell a cycle from a race
@@ -136,6 +137,9 @@ class _Pending:
         self.task: Optional[asyncio.Task[Any]] = None  # set when the creation is asynchronous
         self.creation: Optional[Tuple[Any]] = None  # its mark in _creating
         self.done: Optional[DoneFuture] = None  # an async creation's result, once stored
+        # Found pending when the scope began closing: the exception it closed with.
+        self.ending: Optional[BaseException] = None
+        self.discarded = False  # finished after the scope began closing, and was torn down
 
 
 # What each blocked thread waits for (thread id -> pending entry), under _lock: a thread that would
@@ -297,7 +301,7 @@ class Scope:
         inner = self._check_exit(exc, "__aexit__()")
         if inner is not None:
             return self._aexit_out_of_order(inner)
-        teardowns = self._begin_close()
+        teardowns = self._begin_close(exc)
         if teardowns is not None and _needs_await(teardowns):
             # The coroutine runs in the caller's task until it suspends (_teardown_awaiting), as
             # the compiled twin's _teardown_eagerly does before it returns.
@@ -404,11 +408,13 @@ class Scope:
             return self._start_async(provider, obj, pending)
         teardown = None if kind is None else (kind, obj, provider, me)
         if not self._store(provider, pending, value, teardown):
+            error = ScopeError(closed_during_creation_message(provider, self))
             if teardown is not None:
-                error = _exit_sync(kind, obj, None, provider)  # type: ignore[arg-type]
-                if error is not None:
-                    raise error
-            raise ScopeError(closed_during_creation_message(provider, self))
+                # Not part of the scope's work: rolled back, with what ended the scope.
+                failure = _exit_sync(kind, obj, error if pending.ending is None else pending.ending, provider)  # type: ignore[arg-type]
+                if failure is not None:
+                    raise failure
+            raise error
         return value
 
     def _store(self, provider: Any, pending: _Pending, value: Any, teardown: Optional[_Teardown]) -> bool:
@@ -455,8 +461,9 @@ class Scope:
             return pending.done  # the DoneFuture it was stored as
         # It suspended: it goes on in a task, and every awaiter gets its own shield, so one
         # awaiter's cancellation cannot cancel the creation that the others share.
-        pending.task = resume_in_task(creation, value)
-        return asyncio.shield(pending.task)
+        pending.task = task = resume_in_task(creation, value)
+        task.add_done_callback(partial(_retrieve_discarded, pending))
+        return asyncio.shield(task)
 
     async def _finish_async(self, provider: Any, obj: Any, pending: _Pending) -> Any:
         """Finish creating ``obj``; publish it as a DoneFuture (also kept as ``pending.done``)."""
@@ -483,11 +490,14 @@ class Scope:
         done._value = value
         teardown = None if kind is None else (kind, obj, provider, get_ident())
         if not self._store(provider, pending, done, teardown):
+            # Not part of the scope's work: rolled back, with what ended the scope.
+            error = ScopeError(closed_during_creation_message(provider, self))
+            pending.discarded = True  # its task's error needs no awaiter (_retrieve_discarded)
             if teardown is not None:
-                error = await _exit_async(teardown[0], obj, None, provider)
-                if error is not None:
-                    raise error
-            raise ScopeError(closed_during_creation_message(provider, self))
+                failure = await _exit_async(teardown[0], obj, error if pending.ending is None else pending.ending, provider)
+                if failure is not None:
+                    raise failure
+            raise error
         return value
 
     # Early teardown of one provider ---------------------------------------------------------
@@ -508,11 +518,21 @@ class Scope:
 
     # Closing --------------------------------------------------------------------------------
 
-    def _begin_close(self) -> Optional[List[_Teardown]]:
+    def _begin_close(self, exc: Optional[BaseException]) -> Optional[List[_Teardown]]:
+        """Mark the scope closing; return its teardowns, or None if it was closing already. A
+        creation still pending keeps ``exc``, to throw into its teardown when it ends.
+        Nothing is handed out any more: without its instance table, a resolve during teardown,
+        from the request's own tasks too, raises ScopeError (the compiled twin's _ready_value
+        checks the state)."""
         with _lock:
             if self._state >= _CLOSING:
                 return None
             self._state = _CLOSING
+            if self._instances is not None and exc is not None:
+                for value in self._instances.values():
+                    if type(value) is _Pending:
+                        value.ending = exc
+            self._instances = None
             teardowns, self._teardowns = self._teardowns, None
         return teardowns or []
 
@@ -530,7 +550,7 @@ class Scope:
         ``ScopeError`` names the rest. Closing a closed scope does nothing.
         """
         check_exception(exc)
-        teardowns = self._begin_close()
+        teardowns = self._begin_close(exc)
         if teardowns is not None:
             self._teardown(teardowns, exc)
 
@@ -565,7 +585,7 @@ class Scope:
         raised. What needs no awaiting is done before the awaitable is returned.
         """
         check_exception(exc)
-        teardowns = self._begin_close()
+        teardowns = self._begin_close(exc)
         if teardowns is None:
             return DONE
         if not _needs_await(teardowns):
@@ -591,6 +611,13 @@ class Scope:
                 gc_open_message(self._name, [provider for _, _, provider, _ in self._teardowns]),
                 ResourceWarning,
             )
+
+
+def _retrieve_discarded(pending: _Pending, task: "asyncio.Task[Any]") -> None:
+    """A creation task's done-callback: the error of a creation discarded because its scope
+    closed meanwhile is nobody's to await (its awaiters' shields may be gone)."""
+    if pending.discarded and not task.cancelled():
+        task.exception()
 
 
 def _make(inner: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:

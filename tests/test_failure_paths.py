@@ -1,0 +1,167 @@
+"""Failure paths: nothing committed that should roll back, nothing handed out after teardown.
+
+Each test runs against both twins (``impl``) and would have failed before its fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+
+import pytest
+
+from di_scopes import ScopeError
+
+
+def session_resource(log, *, setup=None, teardown=None):
+    """An async-generator session that logs how it ended; ``setup``/``teardown`` are awaited
+    before it yields and after (database I/O)."""
+
+    async def session():
+        if setup is not None:
+            await setup()
+        log.append("open")
+        try:
+            yield "session"
+            if teardown is not None:
+                await teardown()
+            log.append("commit")
+        except BaseException as error:
+            log.append(f"rollback {type(error).__name__}")
+            raise
+        finally:
+            log.append("close")
+
+    return session
+
+
+def collect_loop_errors(loop, errors):
+    loop.set_exception_handler(lambda loop, context: errors.append(context))
+
+
+# A task of the request resolving while the scope's teardown is suspended ------------------------
+
+
+def test_a_task_of_the_request_gets_no_instance_once_teardown_began(impl):
+    log = []
+    teardown_started = asyncio.Event()
+    finish_teardown = asyncio.Event()
+
+    async def slow_commit():
+        teardown_started.set()
+        await finish_teardown.wait()  # an AsyncSession commit
+
+    session = impl.ContextLocalResource(session_resource(log, teardown=slow_commit))
+    other = impl.ContextLocalSingleton(list)
+
+    async def main():
+        results = {}
+
+        async def late_writer():
+            await teardown_started.wait()
+            for name, provider in (("session", session), ("other", other)):
+                try:
+                    results[name] = await provider() if name == "session" else provider()
+                except ScopeError as error:
+                    results[name] = error
+            finish_teardown.set()
+
+        async with impl.scope() as scope:
+            await session()
+            other()
+            writer = asyncio.create_task(late_writer())
+        await writer
+        return scope, results
+
+    scope, results = asyncio.run(main())
+    assert log == ["open", "commit", "close"]
+    assert scope.closed
+    for name in ("session", "other"):
+        assert isinstance(results[name], ScopeError), results[name]
+        assert "closed or closing" in str(results[name])
+
+
+def test_a_resolve_from_a_teardown_raises_scope_error(impl):
+    """A teardown that resolves a provider of its own scope finds it closing, sync as async."""
+    log = []
+    other = impl.ContextLocalSingleton(list)
+
+    def resource():
+        yield "resource"
+        try:
+            other()
+        except ScopeError as error:
+            log.append(type(error).__name__)
+
+    provider = impl.ContextLocalResource(resource)
+    with impl.scope():
+        other()
+        provider()
+    assert log == ["ScopeError"]
+
+
+# A request cancelled while its session is still being set up -----------------------------------
+
+
+@pytest.mark.parametrize("awaiters", [1, 2])
+def test_a_request_cancelled_during_setup_rolls_the_late_session_back(impl, awaiters):
+    log = []
+    setup_started = asyncio.Event()
+    finish_setup = asyncio.Event()
+
+    async def slow_connect():
+        setup_started.set()
+        await finish_setup.wait()  # a connection pool checkout
+
+    session = impl.ContextLocalResource(session_resource(log, setup=slow_connect))
+    errors = []
+
+    async def main():
+        collect_loop_errors(asyncio.get_running_loop(), errors)
+
+        async def request():
+            async with impl.scope():
+                await asyncio.gather(*(session() for _ in range(awaiters)))
+
+        task = asyncio.create_task(request())
+        await setup_started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        finish_setup.set()
+        for _ in range(10):
+            await asyncio.sleep(0)
+        gc.collect()
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    gc.collect()
+    assert log == ["open", "rollback CancelledError", "close"]
+    assert errors == []
+
+
+def test_a_late_creation_after_a_successful_scope_is_rolled_back(impl):
+    """A creation still in flight when the scope ended without error was not part of its work:
+    it is rolled back with the ScopeError that says so."""
+    log = []
+    finish_setup = asyncio.Event()
+
+    async def slow_connect():
+        await finish_setup.wait()
+
+    session = impl.ContextLocalResource(session_resource(log, setup=slow_connect))
+    errors = []
+
+    async def main():
+        collect_loop_errors(asyncio.get_running_loop(), errors)
+        async with impl.scope():
+            abandoned = asyncio.ensure_future(session())
+            await asyncio.sleep(0)
+        finish_setup.set()
+        with pytest.raises(ScopeError, match="began closing"):
+            await abandoned
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    assert log == ["open", "rollback ScopeError", "close"]
+    assert errors == []
