@@ -165,3 +165,96 @@ def test_a_late_creation_after_a_successful_scope_is_rolled_back(impl):
     asyncio.run(main())
     assert log == ["open", "rollback ScopeError", "close"]
     assert errors == []
+
+
+# Ctrl-C or sys.exit() in a teardown ----------------------------------------------------------------
+
+
+INTERRUPTS = {"KeyboardInterrupt": KeyboardInterrupt, "SystemExit": lambda: SystemExit(3)}
+
+
+def interrupting(log, name, make_interrupt):
+    def resource():
+        try:
+            yield name
+        finally:
+            log.append(f"teardown {name}")
+            raise make_interrupt()
+
+    return resource
+
+
+def plain(log, name):
+    def resource():
+        try:
+            yield name
+            log.append(f"commit {name}")
+        except BaseException as error:
+            log.append(f"rollback {name} {type(error).__name__}")
+            raise
+
+    return resource
+
+
+@pytest.mark.parametrize("interrupt", list(INTERRUPTS))
+@pytest.mark.parametrize("outcome", ["success", "failure"])
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_an_interrupt_in_a_teardown_propagates_as_itself_after_every_teardown(impl, interrupt, outcome, asynchronous):
+    log = []
+    first = impl.ContextLocalResource(plain(log, "first"))
+    interrupting_one = impl.ContextLocalResource(interrupting(log, "second", INTERRUPTS[interrupt]))
+    last = impl.ContextLocalResource(plain(log, "third"))
+    failing = impl.ContextLocalResource(interrupting(log, "fourth", lambda: LookupError("also failed")))
+
+    def body():
+        first()
+        interrupting_one()
+        failing()
+        last()
+        if outcome == "failure":
+            raise ValueError("the request failed")
+
+    async def run_async():
+        async with impl.scope():
+            body()
+
+    def run():
+        if asynchronous:
+            asyncio.run(run_async())
+        else:
+            with impl.scope():
+                body()
+
+    expected = KeyboardInterrupt if interrupt == "KeyboardInterrupt" else SystemExit
+    with pytest.raises(expected) as raised:
+        run()
+    ending = "commit" if outcome == "success" else "rollback"
+    suffix = "" if outcome == "success" else " ValueError"
+    assert log == [f"{ending} third{suffix}", "teardown fourth", "teardown second", f"{ending} first{suffix}"]
+    notes = "\n".join(getattr(raised.value, "__notes__", []))
+    assert "while tearing down" in notes and "LookupError: also failed" in notes
+    if outcome == "failure":
+        assert "ValueError: the request failed" in notes
+    if interrupt == "SystemExit":
+        assert raised.value.code == 3
+
+
+def test_sys_exit_in_a_teardown_exits_with_its_status(impl, tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "exit.py"
+    script.write_text(
+        "import sys, importlib\n"
+        f"impl = importlib.import_module({impl.__name__!r})\n"
+        "def resource():\n"
+        "    yield 1\n"
+        "    sys.exit(3)\n"
+        "provider = impl.ContextLocalResource(resource)\n"
+        "with impl.scope():\n"
+        "    provider()\n"
+        "print('not reached')\n"
+    )
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 3, result.stderr
+    assert "not reached" not in result.stdout

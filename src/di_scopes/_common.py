@@ -391,13 +391,17 @@ def report_teardown(
 ) -> None:
     """Make the outcome of a teardown visible.
 
-    With no scope exception, raise: a ``ScopeError`` when asynchronous resources were left open
+    A ``KeyboardInterrupt`` or ``SystemExit`` that a teardown raised is raised as itself, with
+    everything else noted on it. Otherwise: with no scope exception, raise: a ``ScopeError`` when asynchronous resources were left open
     (the teardown errors as its cause), else every teardown error together in one
     ``BaseExceptionGroup``. With a scope exception, which the caller propagates, attach the
     teardown errors to it as notes and return.
     """
     for provider, error in errors:
         add_note(error, f"raised while tearing down {describe(provider)} at the end of scope {scope.name!r}")
+    interrupt = next((error for _, error in errors if isinstance(error, _INTERRUPTS)), None)
+    if interrupt is not None:
+        _raise_interrupt(interrupt, scope, exc, errors, async_left)
     if exc is None:
         group = None
         if errors:
@@ -419,6 +423,35 @@ def report_teardown(
         add_note(exc, f"tearing down {describe(provider)} also raised:\n{details.rstrip()}")
     if async_left:
         add_note(exc, async_left_message(scope, async_left))
+
+
+# What a teardown may raise that must reach the program as itself, after every teardown has run
+# (as contextlib.ExitStack and asyncio.TaskGroup let them through): Ctrl-C and sys.exit().
+_INTERRUPTS = (KeyboardInterrupt, SystemExit)
+
+
+def _raise_interrupt(
+    interrupt: BaseException,
+    scope: Any,
+    exc: BaseException | None,
+    errors: Sequence[Tuple[Any, BaseException]],
+    async_left: Sequence[Any],
+) -> None:
+    """Raise ``interrupt``, the first ``KeyboardInterrupt`` or ``SystemExit`` a teardown raised,
+    with what else happened as notes on it: the scope's exception and the other teardown errors."""
+    if exc is not None and exc is not interrupt:
+        details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        add_note(interrupt, f"scope {scope.name!r} was ending with:\n{details.rstrip()}")
+    for provider, error in errors:
+        if error is not interrupt:
+            details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+            add_note(interrupt, f"tearing down {describe(provider)} also raised:\n{details.rstrip()}")
+    if async_left:
+        add_note(interrupt, async_left_message(scope, async_left))
+    try:
+        raise interrupt
+    finally:
+        del interrupt, errors  # no frame -> traceback -> frame cycle
 
 
 def start(coro: Coroutine[Any, Any, _R]) -> Tuple[bool, Any]:

@@ -32,7 +32,7 @@ _Factory = providers.Factory
 _is_provider = providers.is_provider
 _is_delegated = providers.is_delegated
 # What dependency-injector's @inject injects over when the caller passed it: its markers.
-_MARKERS: Tuple[type, ...] = (wiring.Provide, wiring.Provider, wiring.Closing)  # type: ignore[assignment]
+_MARKERS: Tuple[type, ...] = tuple(getattr(wiring, name) for name in ("Provide", "Provider", "Closing"))
 
 
 def provide(provider: Any) -> Any:
