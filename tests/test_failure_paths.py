@@ -6,6 +6,7 @@ Each test runs against both twins (``impl``) and would have failed before its fi
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 
 import pytest
@@ -258,3 +259,49 @@ def test_sys_exit_in_a_teardown_exits_with_its_status(impl, tmp_path):
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 3, result.stderr
     assert "not reached" not in result.stdout
+
+
+# A DoneFuture outside a running loop -------------------------------------------------------------
+
+
+def test_a_finished_future_behaves_as_an_asyncio_future_outside_a_running_loop(impl):
+    """What a scope hands out for an async instance is taken, outside a running loop, by what
+    takes a finished asyncio.Future of the same loop."""
+    contextvars.copy_context().run(outside_a_running_loop, impl)
+
+
+def outside_a_running_loop(impl):
+    async def resource():
+        yield "instance"
+
+    provider = impl.ContextLocalResource(resource)
+    loop = asyncio.new_event_loop()
+    try:
+        scope = impl.scope()
+        scope.__enter__()
+
+        async def make():
+            done = provider()  # not awaited: the finished future itself
+            future = asyncio.get_running_loop().create_future()
+            future.set_result("instance")
+            return done, future
+
+        done, future = loop.run_until_complete(make())
+        assert type(done).__name__ == "DoneFuture"
+        for finished in (done, future):
+            assert finished.get_loop() is loop
+            assert loop.run_until_complete(finished) == "instance"
+            assert asyncio.ensure_future(finished, loop=loop) is finished
+            assert loop.run_until_complete(asyncio.gather(finished)) == ["instance"]
+            called = []
+            finished.add_done_callback(called.append)
+            assert called == []  # scheduled, not called at once
+            loop.run_until_complete(asyncio.sleep(0))
+            assert called == [finished]
+
+        async def end():
+            await scope.aclose()
+
+        loop.run_until_complete(end())
+    finally:
+        loop.close()

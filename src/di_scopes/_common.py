@@ -634,15 +634,17 @@ class DoneFuture:
 
     Awaiting it never suspends, and ``asyncio.isfuture()`` accepts it, so dependency-injector's
     ``Factory`` gathers it as it gathers a future. It has the finished-future half of
-    ``asyncio.Future``'s interface: ``done()``, ``result()``, ``exception()``, ``cancelled()``,
-    ``cancel()``, ``add_done_callback()`` (scheduled on the running loop, as a finished
-    ``asyncio.Future`` schedules it), ``remove_done_callback()`` and ``get_loop()`` (the running
-    loop). Unlike an ``asyncio.Future`` it needs no event loop to be made. The compiled twin
-    has a C type of its own for it. Only scoped providers make them.
+    ``asyncio.Future``'s interface, and behaves as a finished ``asyncio.Future`` of the loop that
+    ran when it was made: ``done()``, ``result()``, ``exception()``, ``cancelled()``,
+    ``cancel()``, ``add_done_callback()`` (scheduled on that loop), ``remove_done_callback()``
+    and ``get_loop()``; so ``loop.run_until_complete()``, ``asyncio.gather()`` and
+    ``asyncio.ensure_future()`` take it outside a running loop too. The compiled twin has a C
+    type of its own for it. Only scoped providers make them.
     """
 
-    __slots__ = ("_value",)
+    __slots__ = ("_value", "_loop")
     _value: Any
+    _loop: asyncio.AbstractEventLoop
     _asyncio_future_blocking = False  # what asyncio.isfuture() looks for
 
     def __new__(cls, *args: Any, **kwargs: Any) -> "DoneFuture":
@@ -675,16 +677,15 @@ class DoneFuture:
         return False
 
     def get_loop(self) -> asyncio.AbstractEventLoop:
-        """The running event loop."""
-        return asyncio.get_running_loop()
+        """The event loop that ran when it was made."""
+        return self._loop
 
     def add_done_callback(self, fn: Callable[[Any], Any], /, *, context: Any = None) -> None:
-        """Schedule ``fn(future)`` on the running loop, as a finished ``asyncio.Future`` does."""
-        loop = asyncio.get_running_loop()
+        """Schedule ``fn(future)`` on its loop, as a finished ``asyncio.Future`` does."""
         if context is None:
-            loop.call_soon(fn, self)
+            self._loop.call_soon(fn, self)
         else:
-            loop.call_soon(fn, self, context=context)
+            self._loop.call_soon(fn, self, context=context)
 
     def remove_done_callback(self, fn: Callable[[Any], Any]) -> int:
         """0: callbacks are scheduled at once, not kept."""
@@ -692,6 +693,8 @@ class DoneFuture:
 
     def __repr__(self) -> str:
         return f"<DoneFuture finished result={self._value!r}>"
+
+
 # What a pending creation's event becomes once the creation has ended, under the same lock as
 # the waiters register theirs: a thread that comes to wait after the end finds it already set.
 CREATION_ENDED = threading.Event()

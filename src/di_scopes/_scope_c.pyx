@@ -192,26 +192,30 @@ cdef extern from *:
        already finished with it. Awaiting it never suspends (the same protocol as _Ready), and
        asyncio.isfuture() accepts it (dependency-injector's Factory then gathers it as a future):
        done(), result(), exception(), cancelled(), cancel(), add_done_callback() (scheduled on
-       the running loop, as a finished asyncio.Future schedules it), remove_done_callback() and
-       get_loop() (the running loop). Unlike an asyncio.Future it needs no event loop to be
-       made. The pure twin's counterpart is _common.DoneFuture. */
+       its loop, as a finished asyncio.Future schedules it), remove_done_callback() and
+       get_loop() (the loop that ran when it was made, as an asyncio.Future's). The pure twin's
+       counterpart is _common.DoneFuture. Its value is where _Ready keeps its own. */
+    typedef struct { PyObject_HEAD PyObject *value; PyObject *loop; } __ds_done_object;
     static PyTypeObject *__ds_done_type = NULL;
     static PyObject *__ds_running_loop = NULL;  /* asyncio.get_running_loop */
     static PyObject *__ds_call_soon = NULL;     /* "call_soon" */
     static PyObject *__ds_context_kw = NULL;    /* ("context",) */
 
     static int __ds_done_traverse(PyObject *self, visitproc visit, void *arg) {
-        Py_VISIT(((__ds_ready_object *)self)->value);
+        Py_VISIT(((__ds_done_object *)self)->value);
+        Py_VISIT(((__ds_done_object *)self)->loop);
         return 0;
     }
     static int __ds_done_clear(PyObject *self) {
-        Py_CLEAR(((__ds_ready_object *)self)->value);
+        Py_CLEAR(((__ds_done_object *)self)->value);
+        Py_CLEAR(((__ds_done_object *)self)->loop);
         return 0;
     }
     static void __ds_done_dealloc(PyObject *self) {
         PyTypeObject *tp = Py_TYPE(self);
         PyObject_GC_UnTrack(self);
-        Py_CLEAR(((__ds_ready_object *)self)->value);
+        Py_CLEAR(((__ds_done_object *)self)->value);
+        Py_CLEAR(((__ds_done_object *)self)->loop);
         tp->tp_free(self);
         Py_DECREF(tp);
     }
@@ -229,15 +233,21 @@ cdef extern from *:
         if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:cancel", kwlist, &msg)) return NULL;
         Py_RETURN_FALSE;  /* finished: nothing to cancel */
     }
+    static PyObject *__ds_done_loop(PyObject *self) {  /* a new reference, or NULL */
+        PyObject *loop = ((__ds_done_object *)self)->loop;
+        if (loop == NULL) return PyObject_CallNoArgs(__ds_running_loop);
+        Py_INCREF(loop);
+        return loop;
+    }
     static PyObject *__ds_done_get_loop(PyObject *self, PyObject *unused) {
-        return PyObject_CallNoArgs(__ds_running_loop);
+        return __ds_done_loop(self);
     }
     static PyObject *__ds_done_add_callback(PyObject *self, PyObject *args, PyObject *kwds) {
         static char *kwlist[] = {"", "context", NULL};
         PyObject *fn, *context = Py_None, *loop, *result, *stack[4];
         if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$O:add_done_callback", kwlist, &fn, &context))
             return NULL;
-        loop = PyObject_CallNoArgs(__ds_running_loop);
+        loop = __ds_done_loop(self);
         if (loop == NULL) return NULL;
         stack[0] = loop; stack[1] = fn; stack[2] = self; stack[3] = context;
         result = PyObject_VectorcallMethod(__ds_call_soon, stack, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET,
@@ -261,9 +271,9 @@ cdef extern from *:
         {"exception", __ds_done_none, METH_NOARGS, "None: it finished with a result."},
         {"cancel", (PyCFunction)(void(*)(void))__ds_done_cancel, METH_VARARGS | METH_KEYWORDS,
          "False: a finished future cannot be cancelled."},
-        {"get_loop", __ds_done_get_loop, METH_NOARGS, "The running event loop."},
+        {"get_loop", __ds_done_get_loop, METH_NOARGS, "The event loop that ran when it was made."},
         {"add_done_callback", (PyCFunction)(void(*)(void))__ds_done_add_callback,
-         METH_VARARGS | METH_KEYWORDS, "Schedule fn(future) on the running loop, as a finished asyncio.Future does."},
+         METH_VARARGS | METH_KEYWORDS, "Schedule fn(future) on its loop, as a finished asyncio.Future does."},
         {"remove_done_callback", __ds_done_remove_callback, METH_O, "0: callbacks are scheduled at once, not kept."},
         {NULL, NULL, 0, NULL},
     };
@@ -285,7 +295,7 @@ cdef extern from *:
         {0, NULL},
     };
     static PyType_Spec __ds_done_spec = {
-        "di_scopes._scope_c.DoneFuture", sizeof(__ds_ready_object), 0,
+        "di_scopes._scope_c.DoneFuture", sizeof(__ds_done_object), 0,
         Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
         __ds_done_slots,
     };
@@ -301,11 +311,13 @@ cdef extern from *:
         Py_INCREF(__ds_done_type);
         return (PyObject *)__ds_done_type;
     }
-    static PyObject *__ds_done_new(PyObject *value) {
-        __ds_ready_object *self = PyObject_GC_New(__ds_ready_object, __ds_done_type);
+    static PyObject *__ds_done_new(PyObject *value, PyObject *loop) {
+        __ds_done_object *self = PyObject_GC_New(__ds_done_object, __ds_done_type);
         if (self == NULL) return NULL;
         Py_INCREF(value);
         self->value = value;
+        Py_XINCREF(loop);
+        self->loop = loop;
         PyObject_GC_Track((PyObject *)self);
         return (PyObject *)self;
     }
@@ -315,7 +327,7 @@ cdef extern from *:
     int __ds_ready_init() except -1
     object _ready "__ds_ready_new"(object value)
     object __ds_done_init(object get_running_loop)
-    object _done_future "__ds_done_new"(object value)
+    object _done_future "__ds_done_new"(object value, object loop)
     bint _is_done_future "__ds_is_done_future"(object obj)
     PyObject* _done_value "__ds_done_value"(object obj)  # borrowed
 
@@ -368,10 +380,16 @@ cdef extern from *:
         if (((__ds_loop_holder *)holder)->rl_loop == Py_None) return -1;
         return ((__ds_loop_holder *)holder)->rl_pid == __ds_pid ? 1 : -1;
     }
+    /* The running loop (borrowed) when __ds_loop_runs() can tell, else NULL. */
+    static PyObject *__ds_loop_borrowed(void) {
+        if (__ds_loop_runs() != 1) return NULL;
+        return ((__ds_loop_holder *)PyDict_GetItemWithError(PyThreadState_GetDict(), __ds_holder_key))->rl_loop;
+    }
     #else
     static int __ds_loop_check_init(int enabled) { return 0; }
     static PyObject *__ds_refresh_pid(PyObject *self, PyObject *unused) { Py_RETURN_NONE; }
     static inline int __ds_loop_runs(void) { return -1; }
+    static inline PyObject *__ds_loop_borrowed(void) { return NULL; }
     #endif
     static PyMethodDef __ds_refresh_pid_def = {"_refresh_pid", __ds_refresh_pid, METH_NOARGS, NULL};
     static PyObject *__ds_refresh_pid_function(void) {
@@ -380,7 +398,16 @@ cdef extern from *:
     """
     int __ds_loop_check_init(bint enabled) except -1
     int _loop_runs "__ds_loop_runs"() noexcept
+    PyObject* _loop_borrowed "__ds_loop_borrowed"() noexcept
     object __ds_refresh_pid_function()
+
+
+cdef inline object _running_loop():
+    """asyncio.get_running_loop(), read where _loop_runs can (see __ds_loop_runs)."""
+    cdef PyObject* loop = _loop_borrowed()
+    if loop != NULL:
+        return <object>loop
+    return _get_running_loop()
 
 
 cdef bint _asyncio_accelerated():
@@ -917,7 +944,7 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
     cdef object _stored_async(self, _ScopedProvider provider, obj, _Entry entry, int kind, value):
         """Publish an asynchronously created instance as a DoneFuture; return it, or, when the
         scope began closing meanwhile, a coroutine that tears it down and raises."""
-        done = _done_future(value)
+        done = _done_future(value, _running_loop())
         entry.kind = kind
         entry.value = done
         entry.thread = PyThread_get_thread_ident()

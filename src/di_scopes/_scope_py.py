@@ -488,6 +488,7 @@ class Scope:
             raise
         pending.done = done = _new_object(DoneFuture)  # made only here: its __new__ refuses
         done._value = value
+        done._loop = _get_running_loop()
         teardown = None if kind is None else (kind, obj, provider, get_ident())
         if not self._store(provider, pending, done, teardown):
             # Not part of the scope's work: rolled back, with what ended the scope.
