@@ -6,6 +6,7 @@ Each test runs against both twins (``impl``) and would have failed before its fi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import gc
 
@@ -305,3 +306,69 @@ def outside_a_running_loop(impl):
         loop.run_until_complete(end())
     finally:
         loop.close()
+
+
+# An object that is both a context manager and an async one ---------------------------------------
+
+
+class BothWays:
+    """Either protocol works; it records which one was used."""
+
+    def __init__(self, log):
+        self.log = log
+
+    def __enter__(self):
+        self.log.append("enter")
+        return self
+
+    def __exit__(self, *exc_info):
+        self.log.append(f"exit {exc_info[0].__name__ if exc_info[0] else None}")
+
+    async def __aenter__(self):
+        self.log.append("aenter")
+        return self
+
+    async def __aexit__(self, *exc_info):
+        self.log.append(f"aexit {exc_info[0].__name__ if exc_info[0] else None}")
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["success", "failure"])
+def test_both_protocols_are_entered_the_way_the_resolving_code_runs(impl, fails):
+    log = []
+    provider = impl.ContextLocalResource(BothWays, log)
+
+    def sync_part():
+        with impl.scope():
+            assert isinstance(provider(), BothWays)
+            if fails:
+                raise LookupError
+
+    async def async_part():
+        async with impl.scope():
+            assert isinstance(await provider(), BothWays)
+            if fails:
+                raise LookupError
+
+    ending = "LookupError" if fails else "None"
+    with pytest.raises(LookupError) if fails else contextlib.nullcontext():
+        sync_part()
+    assert log == ["enter", f"exit {ending}"]
+    del log[:]
+    provider.reset_async_mode()
+    with pytest.raises(LookupError) if fails else contextlib.nullcontext():
+        asyncio.run(async_part())
+    assert log == ["aenter", f"aexit {ending}"]
+
+
+def test_an_aiohttp_client_session_as_a_resource(impl):
+    aiohttp = pytest.importorskip("aiohttp")
+    provider = impl.ContextLocalResource(aiohttp.ClientSession)
+
+    async def main():
+        async with impl.scope():
+            session = await provider()
+            assert isinstance(session, aiohttp.ClientSession) and not session.closed
+            assert await provider() is session
+        return session
+
+    assert asyncio.run(main()).closed

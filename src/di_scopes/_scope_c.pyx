@@ -1223,6 +1223,18 @@ cdef inline bint _is_async_cm(cls):
     return hasattr(cls, "__aenter__") and hasattr(cls, "__aexit__")
 
 
+cdef bint _in_event_loop() except -1:
+    """Whether an event loop runs in this thread: an object that is both a context manager and
+    an async one is entered the way the code that resolves it runs (the pure twin's twin)."""
+    if _loop_runs() == 1:
+        return True
+    try:
+        _get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 cdef object _enter(_ScopedProvider provider, obj, int* kind):
     """Enter what ``provider`` created: return the instance, and its teardown kind in ``kind``
     (NO_TEARDOWN, or AWAIT: finish asynchronously). The pure twin returns both in a tuple."""
@@ -1242,7 +1254,7 @@ cdef object _enter(_ScopedProvider provider, obj, int* kind):
     if cls is AsyncGeneratorType:
         kind[0] = AWAIT
         return obj
-    if hasattr(cls, "__enter__") and hasattr(cls, "__exit__"):
+    if hasattr(cls, "__enter__") and hasattr(cls, "__exit__") and not (_is_async_cm(cls) and _in_event_loop()):
         value = obj.__enter__()
         kind[0] = CM
         return value

@@ -660,11 +660,21 @@ def _enter(provider: _ScopedProvider[Any], obj: Any) -> Tuple[Optional[int], Any
         raise RuntimeError(didnt_yield_message(provider))
     if cls is AsyncGeneratorType:
         return _AWAIT, obj
-    if hasattr(cls, "__enter__") and hasattr(cls, "__exit__"):
+    if hasattr(cls, "__enter__") and hasattr(cls, "__exit__") and not (_is_async_cm(cls) and _in_event_loop()):
         return _CM, obj.__enter__()
     if _is_async_cm(cls) or isawaitable(obj):
         return _AWAIT, obj
     return None, obj
+
+
+def _in_event_loop() -> bool:
+    """Whether an event loop runs in this thread: an object that is both a context manager and
+    an async one (``aiohttp.ClientSession``) is entered the way the code that resolves it runs."""
+    try:
+        _get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _is_async_cm(cls: type) -> bool:
