@@ -372,3 +372,122 @@ def test_an_aiohttp_client_session_as_a_resource(impl):
         return session
 
     assert asyncio.run(main()).closed
+
+
+# Misuse that says what to do -----------------------------------------------------------------------
+
+
+def test_a_middleware_outside_the_scope_middleware_is_told_the_order(twin):
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from di_scopes.asgi import ScopeMiddleware
+
+    session = twin.ContextLocalResource(lambda: "session")
+    seen = []
+
+    class Audit:
+        """A user's middleware that resolves a scoped provider."""
+
+        def __init__(self, app):
+            self.app = app
+
+        async def __call__(self, scope, receive, send):
+            if scope["type"] == "http":
+                try:
+                    seen.append(session())
+                except ScopeError as error:
+                    seen.append(str(error))
+            await self.app(scope, receive, send)
+
+    async def home(request):
+        return PlainTextResponse("ok")
+
+    def app_with(*middlewares):
+        app = Starlette(routes=[Route("/", home)])
+        for middleware in middlewares:
+            app.add_middleware(middleware)
+        return app
+
+    async def get(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return (await client.get("/")).status_code
+
+    assert asyncio.run(get(app_with(ScopeMiddleware, Audit))) == 200  # Audit added last: outermost
+    assert "outside any scope" in seen[0]
+    assert "call app.add_middleware(ScopeMiddleware) after adding yours" in seen[0]
+    del seen[:]
+    assert asyncio.run(get(app_with(Audit, ScopeMiddleware))) == 200
+    assert seen == ["session"]
+
+
+def test_a_forgotten_await_says_so(impl):
+    class Session:
+        def add(self, row):
+            pass
+
+    async def open_session():
+        yield Session()
+
+    provider = impl.ContextLocalResource(open_session)
+
+    async def main():
+        async with impl.scope():
+            session = provider()  # the await forgotten
+            with pytest.raises(AttributeError) as raised:
+                session.add("row")
+            assert hasattr(session, "result") and not hasattr(session, "add")
+            return raised.value
+
+    error = asyncio.run(main())
+    message = str(error)
+    assert "'DoneFuture' object has no attribute 'add'" in message
+    assert f"a {Session.__qualname__}" in message and "await container.session()" in message
+    assert error.name == "add"
+
+
+def test_validate_names_dependency_injectors_own_context_local_resource(twin):
+    from dependency_injector import containers, providers
+
+    import di_scopes
+
+    def open_session():
+        yield "session"
+
+    class Container(containers.DeclarativeContainer):
+        session = providers.ContextLocalResource(open_session)  # the import not changed
+        scoped = twin.ContextLocalResource(open_session)
+
+    with pytest.raises(ScopeError) as raised:
+        di_scopes.validate(Container)
+    message = str(raised.value)
+    assert "ContextLocalResource `session`" in message
+    assert "dependency-injector's own providers.ContextLocalResource" in message
+    assert "Use di_scopes.ContextLocalResource" in message
+    assert "`scoped`" not in message
+
+
+def test_a_scope_left_open_at_exit_is_reported_alike_by_both_twins(impl):
+    import subprocess
+    import sys
+
+    twin_name = "py" if impl.__name__.endswith("_py") else "c"
+    script = (
+        "import os, sys\n"
+        f"os.environ['DI_SCOPES_NO_EXTENSIONS'] = {'1' if twin_name == 'py' else ''!r}\n"
+        "import di_scopes\n"
+        f"assert di_scopes.IMPLEMENTATION == {'python' if twin_name == 'py' else 'cython'!r}\n"
+        "def open_session():\n"
+        "    yield 1\n"
+        "session = di_scopes.ContextLocalResource(open_session)\n"
+        "di_scopes.scope().__enter__()\n"
+        "session()\n"
+    )
+    result = subprocess.run([sys.executable, "-X", "dev", "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "Error in sys.excepthook" not in result.stderr and "Original exception" not in result.stderr
+    assert "ResourceWarning: scope 'request' was still open at interpreter exit" in result.stderr
+    assert "ContextLocalResource(open_session)" in result.stderr

@@ -13,6 +13,7 @@ import inspect
 import sys
 import threading
 import traceback
+import warnings
 import weakref
 from typing import Any, Awaitable, Callable, Coroutine, Generator, Iterable, Optional, Sequence, Set, Tuple, TypeVar
 
@@ -203,10 +204,13 @@ def check_exception(exc: object, method: str = "close()") -> None:
 def no_scope_message(provider: Any) -> str:
     return (
         f"{describe(provider)} was resolved outside any scope. Resolve it inside "
-        "`with di_scopes.scope():` or `async with di_scopes.scope():` (the ASGI and WSGI "
-        "middlewares open one per request). Code running in another thread sees the scope only "
-        "if the thread runs in a copy of the caller's context (contextvars.copy_context().run, "
-        "asyncio.to_thread, anyio.to_thread.run_sync)."
+        "`with di_scopes.scope():` or `async with di_scopes.scope():` (the web integrations open "
+        "one per request). A middleware of your own sees the request's scope only if it runs "
+        "inside the integration's: with FastAPI and Starlette the middleware added last is the "
+        "outermost, so call app.add_middleware(ScopeMiddleware) after adding yours; with Django, "
+        "list di_scopes.django.ScopeMiddleware above yours in MIDDLEWARE. Code running in another "
+        "thread sees the scope only if the thread runs in a copy of the caller's context "
+        "(contextvars.copy_context().run, asyncio.to_thread, anyio.to_thread.run_sync)."
     )
 
 
@@ -325,6 +329,26 @@ def closed_during_creation_message(provider: Any, scope: Any) -> str:
         f"{describe(provider)} finished creating after scope {scope.name!r} began closing; it "
         "was torn down at once. Resolve it before the scope exits."
     )
+
+
+def exit_open_message(scope_name: str, providers: Iterable[Any]) -> str:
+    names = ", ".join(describe(p) for p in providers)
+    return (
+        f"scope {scope_name!r} was still open at interpreter exit, with live resources: {names}. "
+        "Close scopes with `with`/`async with` or scope.close()/await scope.aclose()."
+    )
+
+
+def warn_open_at_exit(current_scope: Any) -> None:
+    """At interpreter exit (an ``atexit`` function of each twin): warn of the scopes still open
+    in the main thread's context, while warnings still work; once the interpreter is finalizing,
+    a scope collected then says nothing."""
+    scope = current_scope.get()
+    while scope is not None:
+        live = scope._live_resources()
+        if live:
+            warnings.warn(exit_open_message(scope.name, live), ResourceWarning, stacklevel=1)
+        scope = scope.parent
 
 
 def gc_open_message(scope_name: str, providers: Iterable[Any]) -> str:
@@ -693,6 +717,22 @@ class DoneFuture:
 
     def __repr__(self) -> str:
         return f"<DoneFuture finished result={self._value!r}>"
+
+    def __getattr__(self, name: str) -> Any:
+        # Only for a name the class lacks: most often an `await` forgotten before a resolve.
+        raise done_future_attribute_error(self._value, name, self)
+
+
+def done_future_attribute_error(value: Any, name: str, future: Any) -> AttributeError:
+    """What a DoneFuture raises for a name it lacks (both twins)."""
+    return AttributeError(
+        f"'DoneFuture' object has no attribute {name!r}. A DoneFuture is what an async scoped "
+        f"provider hands out for its instance (here a {type(value).__qualname__}): await it "
+        "(`session = await container.session()`), or inject it into an `async def` function, "
+        "where the injection awaits it.",
+        name=name,
+        obj=future,
+    )
 
 
 # What a pending creation's event becomes once the creation has ended, under the same lock as

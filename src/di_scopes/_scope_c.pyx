@@ -22,6 +22,8 @@ from cpython.ref cimport Py_INCREF, Py_XDECREF
 from dependency_injector.providers cimport Callable, Factory, Injection, NamedInjection, Provider
 
 import asyncio
+import atexit
+import sys
 import threading
 from functools import partial
 import warnings
@@ -50,6 +52,7 @@ from ._common import (
     crossed_cycle_message,
     didnt_stop_message,
     didnt_yield_message,
+    done_future_attribute_error,
     exited_out_of_order_message,
     exited_twice_message,
     gc_open_message,
@@ -70,6 +73,7 @@ from ._common import (
     thread_cycle_message,
     unknown_scope_message,
     value_outside_scope_message,
+    warn_open_at_exit,
 )
 
 __all__ = [
@@ -261,6 +265,19 @@ cdef extern from *:
         return PyLong_FromLong(0);  /* a callback of a finished future is scheduled, not kept */
     }
     static PyObject *__ds_done_blocking(PyObject *self, void *closure) { Py_RETURN_FALSE; }
+    static PyObject *__ds_attribute_error = NULL;  /* _common.done_future_attribute_error */
+    /* A name the type lacks, most often an `await` forgotten before a resolve, gets an
+       AttributeError that says so (the pure twin's DoneFuture.__getattr__). */
+    static PyObject *__ds_done_getattro(PyObject *self, PyObject *name) {
+        PyObject *result = PyObject_GenericGetAttr(self, name), *error;
+        if (result != NULL || !PyErr_ExceptionMatches(PyExc_AttributeError)) return result;
+        PyErr_Clear();
+        error = PyObject_CallFunctionObjArgs(__ds_attribute_error, ((__ds_done_object *)self)->value, name, self, NULL);
+        if (error == NULL) return NULL;
+        PyErr_SetObject((PyObject *)Py_TYPE(error), error);
+        Py_DECREF(error);
+        return NULL;
+    }
     static PyObject *__ds_done_repr(PyObject *self) {
         return PyUnicode_FromFormat("<DoneFuture finished result=%R>", ((__ds_ready_object *)self)->value);
     }
@@ -286,6 +303,7 @@ cdef extern from *:
         {Py_tp_traverse, (void *)__ds_done_traverse},
         {Py_tp_clear, (void *)__ds_done_clear},
         {Py_tp_repr, (void *)__ds_done_repr},
+        {Py_tp_getattro, (void *)__ds_done_getattro},
         {Py_tp_methods, (void *)__ds_done_methods},
         {Py_tp_getset, (void *)__ds_done_getset},
         {Py_am_await, (void *)__ds_ready_await},
@@ -300,11 +318,13 @@ cdef extern from *:
         __ds_done_slots,
     };
 
-    static PyObject *__ds_done_init(PyObject *get_running_loop) {
+    static PyObject *__ds_done_init(PyObject *get_running_loop, PyObject *attribute_error) {
         __ds_done_type = (PyTypeObject *)PyType_FromSpec(&__ds_done_spec);
         if (__ds_done_type == NULL) return NULL;
         Py_INCREF(get_running_loop);
         __ds_running_loop = get_running_loop;
+        Py_INCREF(attribute_error);
+        __ds_attribute_error = attribute_error;
         __ds_call_soon = PyUnicode_InternFromString("call_soon");
         __ds_context_kw = Py_BuildValue("(s)", "context");
         if (__ds_call_soon == NULL || __ds_context_kw == NULL) return NULL;
@@ -326,14 +346,14 @@ cdef extern from *:
     """
     int __ds_ready_init() except -1
     object _ready "__ds_ready_new"(object value)
-    object __ds_done_init(object get_running_loop)
+    object __ds_done_init(object get_running_loop, object attribute_error)
     object _done_future "__ds_done_new"(object value, object loop)
     bint _is_done_future "__ds_is_done_future"(object obj)
     PyObject* _done_value "__ds_done_value"(object obj)  # borrowed
 
 __ds_ready_init()
 cdef object _READY_NONE = _ready(None)  # the pure twin's DONE
-DoneFuture = __ds_done_init(asyncio.get_running_loop)
+DoneFuture = __ds_done_init(asyncio.get_running_loop, done_future_attribute_error)
 
 cdef extern from *:
     """
@@ -464,6 +484,8 @@ cdef enum:
 
 
 cdef object _current_scope = ContextVar("di_scopes.current_scope", default=None)
+cdef object _is_finalizing = sys.is_finalizing  # kept here: module globals are gone at the end
+atexit.register(warn_open_at_exit, _current_scope)
 cdef object _creating = ContextVar("di_scopes.creating", default=None)  # see the pure twin
 cdef object _Future = asyncio.Future
 cdef object _get_running_loop = asyncio.get_running_loop
@@ -1182,13 +1204,19 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
         if errors:
             report_teardown(self, exc, errors, ())
 
+    def _live_resources(self):
+        """The providers whose instances an active scope would tear down."""
+        cdef _Entry entry
+        if self._state != ACTIVE or not self._entries:
+            return []
+        return [entry.provider for entry in self._entries if entry.state == READY and entry.kind != NO_TEARDOWN]
+
     def __del__(self):
         # A finalizer (tp_finalize), not __dealloc__: the collector runs it before it clears a
         # reference cycle, so a scope collected in a cycle still has its entries to name.
-        cdef _Entry entry
-        if self._state != ACTIVE or not self._entries:
+        if _is_finalizing():  # said at exit, by warn_open_at_exit, while warnings still work
             return
-        live = [entry.provider for entry in self._entries if entry.state == READY and entry.kind != NO_TEARDOWN]
+        live = self._live_resources()
         if live:
             warnings.warn(gc_open_message(self._name, live), ResourceWarning)
 

@@ -9,6 +9,8 @@ creation order and tears it down in reverse when it ends, with the ending except
 from __future__ import annotations
 
 import asyncio
+import atexit
+import sys
 import threading
 import warnings
 from functools import partial
@@ -78,6 +80,7 @@ from ._common import (
     thread_cycle_message,
     unknown_scope_message,
     value_outside_scope_message,
+    warn_open_at_exit,
 )
 from ._graph import await_pending, inject_into, inject_sync, provide as provide_graph
 
@@ -112,6 +115,7 @@ _AWAIT = -1  # not a teardown kind: the object must be awaited before it is know
 _Teardown = Tuple[int, Any, "_ScopedProvider[Any]", int]
 
 _current_scope: ContextVar[Optional["Scope"]] = ContextVar("di_scopes.current_scope", default=None)
+atexit.register(warn_open_at_exit, _current_scope)
 
 # The creations in progress in this context, innermost first, as nested 1-tuples (outer,): each
 # tuple is the mark of one creation (_Pending.creation). A thread started in a copy of the context
@@ -606,12 +610,18 @@ class Scope:
         if errors:
             report_teardown(self, exc, errors, ())
 
-    def __del__(self) -> None:
-        if self._state == _ACTIVE and self._teardowns:
-            warnings.warn(
-                gc_open_message(self._name, [provider for _, _, provider, _ in self._teardowns]),
-                ResourceWarning,
-            )
+    def _live_resources(self) -> List[Any]:
+        """The providers whose instances an active scope would tear down."""
+        if self._state != _ACTIVE or not self._teardowns:
+            return []
+        return [provider for _, _, provider, _ in self._teardowns]
+
+    def __del__(self, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
+        if _finalizing():  # said at exit, by warn_open_at_exit, while warnings still work
+            return
+        live = self._live_resources()
+        if live:
+            warnings.warn(gc_open_message(self._name, live), ResourceWarning)
 
 
 def _retrieve_discarded(pending: _Pending, task: "asyncio.Task[Any]") -> None:

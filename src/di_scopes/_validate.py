@@ -56,6 +56,8 @@ def validate(container: Any, *, scopes: Optional[Iterable[str]] = None) -> None:
       built so far, no function decorated with ``di_scopes.scope(name)``, and none of ``scopes``
       (the names your code opens with ``with di_scopes.scope(name):``). Checked only when one of
       those sources names a scope, since a ``with`` block cannot be seen from here.
+    - dependency-injector's own ``providers.ContextLocalResource``, left by an import not
+      changed: scopes do not tear it down, so its instances leak until garbage collection.
     """
     scoped_types, value_types = _scoped_types()
     every_scoped = scoped_types + value_types
@@ -79,6 +81,17 @@ def validate(container: Any, *, scopes: Optional[Iterable[str]] = None) -> None:
                     f"scope's instance for every later scope. Make {holder} a providers.Factory or "
                     "a di_scopes.ContextLocalSingleton, or inject `.provider` and call it per use."
                 )
+
+    di_resource = getattr(providers, "ContextLocalResource", None)
+    for provider in everything:
+        if di_resource is not None and isinstance(provider, di_resource):
+            problems.append(
+                f"{called(provider)} is dependency-injector's own providers.ContextLocalResource: "
+                "di-scopes' scopes do not tear it down, so every request's instance stays open "
+                "until the garbage collector finds it (only a Closing[...] marker or .shutdown() "
+                "in the context that created it closes it). Use di_scopes.ContextLocalResource "
+                "(change the import)."
+            )
 
     known: Set[str] = set(opened_scope_names)
     if scopes is not None:
