@@ -491,3 +491,54 @@ def test_a_scope_left_open_at_exit_is_reported_alike_by_both_twins(impl):
     assert "Error in sys.excepthook" not in result.stderr and "Original exception" not in result.stderr
     assert "ResourceWarning: scope 'request' was still open at interpreter exit" in result.stderr
     assert "ContextLocalResource(open_session)" in result.stderr
+
+
+# A scoped_session as the session factory --------------------------------------------------------
+
+
+def test_transaction_refuses_a_scoped_session_and_validate_reports_it(twin):
+    from dependency_injector import containers, providers
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+    import di_scopes
+    from di_scopes.sqlalchemy import transaction
+
+    engine = create_engine("sqlite://")
+    try:
+
+        class Container(containers.DeclarativeContainer):
+            # dependency-injector's fastapi-sqlalchemy example builds its factory this way
+            scoped = providers.Singleton(scoped_session, providers.Singleton(sessionmaker, bind=providers.Object(engine)))
+            session = twin.ContextLocalResource(transaction, scoped)
+            plain = twin.ContextLocalResource(transaction, providers.Singleton(sessionmaker, bind=providers.Object(engine)))
+
+        with pytest.raises(ScopeError) as raised:
+            di_scopes.validate(Container)
+        message = str(raised.value)
+        assert "ContextLocalResource `session`" in message and "`plain`" not in message
+        assert "was given a scoped_session as its session factory" in message
+        assert "pass the sessionmaker it wraps (its .session_factory)" in message
+
+        container = Container()
+        with twin.scope():
+            assert isinstance(container.plain(), Session)
+            with pytest.raises(TypeError, match="transaction was given a scoped_session"):
+                container.session()
+    finally:
+        engine.dispose()
+
+
+def test_async_transaction_refuses_an_async_scoped_session(twin):
+    from sqlalchemy.ext.asyncio import async_scoped_session, async_sessionmaker
+
+    from di_scopes.sqlalchemy import async_transaction
+
+    async def main():
+        factory = async_scoped_session(async_sessionmaker(), scopefunc=asyncio.current_task)
+        session = twin.ContextLocalResource(async_transaction, factory)
+        async with twin.scope():
+            with pytest.raises(TypeError, match="async_transaction was given an async_scoped_session"):
+                await session()
+
+    asyncio.run(main())

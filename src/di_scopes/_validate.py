@@ -7,6 +7,7 @@ from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 from dependency_injector import providers
 
 from ._common import ScopeError, describe, opened_scope_names
+from .sqlalchemy import scoped_session_message
 
 __all__ = ["validate"]
 
@@ -82,6 +83,14 @@ def validate(container: Any, *, scopes: Optional[Iterable[str]] = None) -> None:
                     "a di_scopes.ContextLocalSingleton, or inject `.provider` and call it per use."
                 )
 
+    for provider in everything:
+        if isinstance(provider, scoped_types):
+            for given in _scoped_session_factories(provider):
+                problems.append(
+                    f"{called(provider)}: "
+                    + scoped_session_message(f"{provider.provides.__name__}", given)
+                )
+
     di_resource = getattr(providers, "ContextLocalResource", None)
     for provider in everything:
         if di_resource is not None and isinstance(provider, di_resource):
@@ -112,6 +121,24 @@ def validate(container: Any, *, scopes: Optional[Iterable[str]] = None) -> None:
         count = len(problems)
         listing = "\n".join(f"- {problem}" for problem in problems)
         raise ScopeError(f"di_scopes.validate() found {count} problem{'s' if count > 1 else ''}:\n{listing}")
+
+
+def _scoped_session_factories(provider: Any) -> List[Any]:
+    """What a resource of di_scopes.sqlalchemy's transaction or async_transaction is given that
+    is (or gives) a scoped_session, which they refuse."""
+    from . import sqlalchemy as sqlalchemy_helpers
+
+    if provider.provides not in (sqlalchemy_helpers.transaction, sqlalchemy_helpers.async_transaction):
+        return []
+    found = []
+    for value in (*provider.args, *provider.kwargs.values()):
+        if isinstance(value, providers.Object):
+            value = value.provides
+        elif providers.is_provider(value):
+            value = getattr(value, "provides", None)
+        if sqlalchemy_helpers.is_scoped_session(value):
+            found.append(value)
+    return found
 
 
 def describe_named(provider: Any, name: Optional[str]) -> str:
