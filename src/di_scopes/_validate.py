@@ -85,11 +85,9 @@ def validate(container: Any, *, scopes: Optional[Iterable[str]] = None) -> None:
 
     for provider in everything:
         if isinstance(provider, scoped_types):
+            helper: Any = getattr(provider, "provides", None)
             for given in _scoped_session_factories(provider):
-                problems.append(
-                    f"{called(provider)}: "
-                    + scoped_session_message(f"{provider.provides.__name__}", given)
-                )
+                problems.append(f"{called(provider)}: " + scoped_session_message(helper.__name__, given))
 
     di_resource = getattr(providers, "ContextLocalResource", None)
     for provider in everything:
