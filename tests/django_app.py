@@ -120,6 +120,29 @@ async def async_stream(request):
     return StreamingHttpResponse(body())
 
 
+def slow_stream(request):
+    """A long body, slowly produced: the client can leave in the middle."""
+    import time
+
+    from django.http import StreamingHttpResponse
+
+    session = _container().session()
+
+    def body():
+        for index in range(300):
+            time.sleep(0.002)
+            yield f"{index} {session.number}\n"
+
+    return StreamingHttpResponse(body())
+
+
+def wsgi_application():
+    configure()
+    from django.core.handlers.wsgi import WSGIHandler
+
+    return WSGIHandler()
+
+
 def _urls():
     from django.urls import path
 
@@ -131,6 +154,7 @@ def _urls():
         path("status/<int:code>", status),
         path("stream", stream),
         path("async-stream", async_stream),
+        path("slow-stream", slow_stream),
     ]
 
 

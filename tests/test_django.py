@@ -66,10 +66,10 @@ def test_sync_stream_keeps_the_scope_until_closed(log):
     assert ended(log) == [(["commit"], 1)]
 
 
-def test_sync_stream_closed_early(log):
+def test_sync_stream_closed_early_rolls_back(log):
     response = Client().get("/stream")
-    response.close()
-    assert ended(log) == [(["commit"], 1)]
+    response.close()  # what Django's handler does when the client went away
+    assert ended(log) == [(["rollback ClientDisconnected"], 1)]
 
 
 def test_async_client(log):
@@ -93,7 +93,7 @@ def test_async_client(log):
     ]
 
 
-def test_async_stream_closed_early(log):
+def test_async_stream_closed_early_rolls_back(log):
     async def main():
         response = await AsyncClient().get("/async-stream")
         chunks = response.streaming_content.__aiter__()
@@ -106,7 +106,7 @@ def test_async_stream_closed_early(log):
 
     first, open_meanwhile = asyncio.run(main())
     assert (first, open_meanwhile) == (b"0\n", [([], 0)])
-    assert ended(log) == [(["commit"], 1)]
+    assert ended(log) == [(["rollback ClientDisconnected"], 1)]
 
 
 class QuietHandler(WSGIRequestHandler):

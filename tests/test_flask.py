@@ -187,10 +187,11 @@ def test_plain_generator_stream_keeps_the_scope(app):
     assert ended(app) == [(["commit"], 1)]
 
 
-def test_closing_an_unfinished_stream_ends_the_scope(app):
+def test_closing_an_unfinished_stream_rolls_back(app):
+    """Closed before its end, as a WSGI server closes it when the client went away."""
     response = app.test_client().get("/stream")
     response.close()
-    assert ended(app) == [(["commit"], 1)]
+    assert ended(app) == [(["rollback ClientDisconnected"], 1)]
     assert di_scopes.current_scope() is None
 
 

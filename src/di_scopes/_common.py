@@ -25,7 +25,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     from exceptiongroup import BaseExceptionGroup
 
-__all__ = ["DEFAULT_SCOPE_NAME", "ErrorResponse", "ScopeError"]
+__all__ = ["DEFAULT_SCOPE_NAME", "ClientDisconnected", "ErrorResponse", "ScopeError"]
 
 _R = TypeVar("_R")
 
@@ -52,6 +52,19 @@ class ErrorResponse(Exception):
     def __init__(self, status: int) -> None:
         super().__init__(f"the response has status {status}")
         self.status = status
+
+
+class ClientDisconnected(Exception):
+    """Thrown into a request scope's resources when its response was not sent to the end.
+
+    The client went away while the body was being sent (Starlette then cancels a streaming body
+    and returns normally; a WSGI server closes the body before it is exhausted), or the
+    application returned without sending a response. The work of such a request is not known to
+    have reached anyone, so ``except Exception: rollback; raise`` rolls it back.
+    """
+
+    def __init__(self, detail: str = "the response was not sent to the end") -> None:
+        super().__init__(detail)
 
 
 def describe(provider: Any) -> str:

@@ -14,6 +14,9 @@ returns:
   below ``failure_status`` (a redirect) counts as success;
 - a response status at or above ``failure_status`` (default 400) ends the scope with
   ``di_scopes.ErrorResponse``; ``None`` turns the check off;
+- a streamed body that the client stopped reading (aiohttp raises ``ConnectionResetError`` from
+  ``write()``) ends the scope with ``di_scopes.ClientDisconnected``, as under every other
+  integration;
 - a cancelled handler (the client went away) still tears everything down, shielded from further
   cancellation.
 
@@ -27,7 +30,15 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Optional
 
 from aiohttp import web
 
-from ._common import DEFAULT_SCOPE_NAME, REQUEST, aend_scope, check_failure_status, enter_scope, integration_scope
+from ._common import (
+    DEFAULT_SCOPE_NAME,
+    REQUEST,
+    ClientDisconnected,
+    aend_scope,
+    check_failure_status,
+    enter_scope,
+    integration_scope,
+)
 
 APP_SCOPE = "app"
 APP = "aiohttp.app"  # the key of the application in its app_scope
@@ -52,6 +63,13 @@ def scope_middleware(*, name: str = DEFAULT_SCOPE_NAME, failure_status: Optional
                 await aend_scope(entered)
             else:
                 await aend_scope(entered, error)
+            raise
+        except ConnectionResetError as error:
+            # The client went away while the handler wrote a streamed body: the same ending as
+            # under every other integration.
+            gone = ClientDisconnected(f"the client went away: {error}")
+            gone.__cause__ = error
+            await aend_scope(entered, gone)
             raise
         except BaseException as error:
             await aend_scope(entered, error)

@@ -12,6 +12,9 @@ How the scope ends decides what its resources see:
 - a response whose status is at or above ``failure_status`` (default 400) ends the scope with
   ``di_scopes.ErrorResponse``, because errors that an exception handler turned into a response
   (``HTTPException``, custom handlers) never reach an outer middleware;
+- a response that was not sent to the end (the client went away mid-body: Starlette then
+  cancels a streaming body and returns normally; or no response at all) ends the scope with
+  ``di_scopes.ClientDisconnected``;
 - a cancelled request (client gone, server shutting down) still tears everything down, shielded
   from further cancellation, then the cancellation propagates;
 - the connection's ASGI scope (the mapping) is the scope's ``di_scopes.REQUEST`` value, for
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable, MutableMapping, Optional
 
-from ._common import DEFAULT_SCOPE_NAME, REQUEST, ScopeMiddlewareBase, aend_scope, enter_scope
+from ._common import DEFAULT_SCOPE_NAME, REQUEST, ClientDisconnected, ScopeMiddlewareBase, aend_scope, enter_scope
 
 __all__ = ["ScopeMiddleware"]
 
@@ -60,28 +63,46 @@ class ScopeMiddleware(ScopeMiddlewareBase):
             await self.app(scope, receive, send)
             return
 
-        threshold = self.failure_status if kind == "http" else None
-        watch = None if threshold is None else _StatusWatch(send)
         request_scope = enter_scope(self._scope, self.name, REQUEST, scope)  # does not await
+        if kind != "http":
+            try:
+                await self.app(scope, receive, send)
+            except BaseException as error:
+                await aend_scope(request_scope, error)
+                raise
+            await aend_scope(request_scope)
+            return
+        watch = _ResponseWatch(send)
         try:
-            await self.app(scope, receive, send if watch is None else watch)
+            await self.app(scope, receive, watch)
         except BaseException as error:
             await aend_scope(request_scope, error)
             raise
-        await aend_scope(request_scope, None, None if watch is None else watch.status, threshold)
+        if not watch.finished:  # the client went away mid-body, or no response was sent
+            await aend_scope(request_scope, ClientDisconnected(), raises=True)
+            return
+        await aend_scope(request_scope, None, watch.status, self.failure_status)
 
 
-class _StatusWatch:
-    """``send`` that notes the response status. It returns ``send``'s own awaitable rather than
-    wrapping it in a coroutine of its own: one frame less for every message."""
+class _ResponseWatch:
+    """``send`` that notes the response status and whether the body was sent to the end. It
+    returns ``send``'s own awaitable rather than wrapping it in a coroutine of its own: one frame
+    less for every message."""
 
-    __slots__ = ("send", "status")
+    __slots__ = ("send", "status", "finished")
 
     def __init__(self, send: Send) -> None:
         self.send = send
         self.status = 0
+        self.finished = False
 
     def __call__(self, message: Message) -> Awaitable[None]:
-        if message["type"] == "http.response.start":
+        kind = message["type"]
+        if kind == "http.response.start":
             self.status = message["status"]
+        elif kind == "http.response.body":
+            if not message.get("more_body", False):
+                self.finished = True
+        elif kind == "http.response.pathsend" or kind == "http.response.zerocopysend":
+            self.finished = True  # extensions that send a whole file
         return self.send(message)

@@ -13,7 +13,8 @@ Each request runs in a scope named ``scope_name`` (default ``"request"``):
 - a response status at or above ``failure_status`` (default 400) ends the scope with
   ``di_scopes.ErrorResponse``; ``None`` turns the check off;
 - a ``StreamingHttpResponse`` keeps the scope, and its instances, until its content has been
-  produced and the response is closed (Django's handlers and test client close it);
+  produced; closed before its end (the client went away), it ends the scope with
+  ``di_scopes.ClientDisconnected``;
 - under ASGI the middleware runs asynchronously, so asynchronous resources are torn down on the
   event loop (a sync streaming body is produced in a thread: its scope's resources must be
   synchronous).
@@ -35,6 +36,7 @@ from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefuncti
 from ._common import (
     DEFAULT_SCOPE_NAME,
     REQUEST,
+    ClientDisconnected,
     aend_scope,
     check_failure_status,
     end_scope,
@@ -122,7 +124,7 @@ class _Content(_Ending):
     def _end(self, error: Optional[BaseException]) -> None:
         if not self._ended:
             self._ended = True
-            end_scope(self._scope, error, self._status, self._failure_status)
+            end_scope(self._scope, error, self._status, self._failure_status, raises=isinstance(error, ClientDisconnected))
 
     def __iter__(self) -> Iterator[bytes]:
         return self
@@ -138,7 +140,8 @@ class _Content(_Ending):
             raise
 
     def close(self) -> None:
-        self._end(None)
+        # Closed before its end (after it, the scope has ended already): the client went away.
+        self._end(ClientDisconnected("the streamed content was closed before its end"))
 
 
 class _AsyncContent(_Ending):
@@ -153,7 +156,9 @@ class _AsyncContent(_Ending):
     async def _aend(self, error: Optional[BaseException]) -> None:
         if not self._ended:
             self._ended = True
-            await aend_scope(self._scope, error, self._status, self._failure_status)
+            await aend_scope(
+                self._scope, error, self._status, self._failure_status, raises=isinstance(error, ClientDisconnected)
+            )
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self
@@ -174,9 +179,11 @@ class _AsyncContent(_Ending):
         its async test client calls it on the event loop itself."""
         if self._ended:
             return
+        # Closed before its end (after it, the scope has ended already): the client went away.
+        error = ClientDisconnected("the streamed content was closed before its end")
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            async_to_sync(self._aend)(None)
+            async_to_sync(self._aend)(error)
             return
-        self._closing = loop.create_task(self._aend(None))
+        self._closing = loop.create_task(self._aend(error))

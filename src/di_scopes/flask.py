@@ -14,8 +14,9 @@ ends the request: with a plain ``app.test_client().get(...)`` it has ended when 
 - A response status at or above ``failure_status`` (``abort(409)``, an error handler's status)
   ends the scope with ``di_scopes.ErrorResponse``; ``None`` turns the check off.
 - A body streamed from a generator keeps the scope and its instances until it has been
-  produced (exhausted or closed); ``flask.stream_with_context`` keeps Flask's request context
-  as well. Any other response ends the scope in Flask's teardown.
+  produced; ``flask.stream_with_context`` keeps Flask's request context as well. Closed before
+  its end (the client went away), it ends the scope with ``di_scopes.ClientDisconnected``. Any
+  other response ends the scope in Flask's teardown.
 - ``async def`` views resolve the request's instances too (Flask runs them in a copy of the
   request's context). Their resources must be synchronous: each async view runs in an event
   loop of its own, which is gone by the time the request ends.
@@ -32,7 +33,15 @@ from typing import Any, Iterable, Iterator, Optional, cast
 
 from flask import Flask, Response, request
 
-from ._common import DEFAULT_SCOPE_NAME, REQUEST, check_failure_status, end_scope, enter_scope, integration_scope
+from ._common import (
+    DEFAULT_SCOPE_NAME,
+    REQUEST,
+    ClientDisconnected,
+    check_failure_status,
+    end_scope,
+    enter_scope,
+    integration_scope,
+)
 
 __all__ = ["init_app"]
 
@@ -94,8 +103,9 @@ class _Run:
 
 
 class _Body:
-    """A streamed response body that ends the request's scope when it is exhausted, fails or is
-    closed (the test client exhausts it without closing it)."""
+    """A streamed response body that ends the request's scope when it is exhausted (the test
+    client exhausts it without closing it), fails, or is closed before its end
+    (``ClientDisconnected``)."""
 
     def __init__(self, body: Iterable[Any], run: _Run) -> None:
         self._body = body
@@ -125,4 +135,5 @@ class _Body:
         except BaseException as error:
             self._run.end(error)
             raise
-        self._run.end(None)
+        # Closed before its end (after it, the scope has ended already): the client went away.
+        self._run.end(ClientDisconnected("the streamed body was closed before its end"), raises=True)

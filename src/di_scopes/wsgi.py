@@ -1,13 +1,14 @@
 """A request scope for any WSGI application: Flask, Django, and the rest.
 
-``ScopeMiddleware`` runs every request in its own scope, which ends when the server closes the
-response iterable, after the whole body has been sent:
+``ScopeMiddleware`` runs every request in its own scope, which ends when the whole body has been
+produced (or, if the server closes the response iterable before that, the client went away):
 
     app = Flask(__name__)
     app.wsgi_app = ScopeMiddleware(app.wsgi_app)
 
 An exception that propagates out of the application, or out of the response body while it is
-produced, is thrown into the scope's resources (rollback). A response whose status is at or above
+produced, is thrown into the scope's resources (rollback); so is ``di_scopes.ClientDisconnected``
+when the server closes the body before its end. A response whose status is at or above
 ``failure_status`` (default 400) ends the scope with ``di_scopes.ErrorResponse``, because
 frameworks turn most errors into responses before they reach a middleware.
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 import contextvars
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 
-from ._common import DEFAULT_SCOPE_NAME, REQUEST, ScopeMiddlewareBase, end_scope, enter_scope
+from ._common import DEFAULT_SCOPE_NAME, REQUEST, ClientDisconnected, ScopeMiddlewareBase, end_scope, enter_scope
 
 __all__ = ["ScopeMiddleware"]
 
@@ -69,8 +70,10 @@ class ScopeMiddleware(ScopeMiddlewareBase):
 
 
 class _ScopedBody:
-    """The application's response iterable, produced in the request's context; closing it ends
-    the scope."""
+    """The application's response iterable, produced in the request's context. The scope ends
+    when the body has been produced to the end (servers and test clients that never call
+    ``close()`` included), or when it fails, or when it is closed before its end: the client
+    went away (``ClientDisconnected``)."""
 
     def __init__(
         self,
@@ -85,7 +88,7 @@ class _ScopedBody:
         self._scope = request_scope
         self._statuses = statuses
         self._failure_status = failure_status
-        self._failed = False
+        self._ended = False
 
     def __iter__(self) -> Iterator[bytes]:
         iterator = self._context.run(iter, self._body)
@@ -93,16 +96,12 @@ class _ScopedBody:
             try:
                 chunk = self._context.run(next, iterator, _DONE)
             except BaseException as error:
-                self._fail(error)
+                self._end(error)
                 raise
             if chunk is _DONE:
+                self._end(None)
                 return
             yield chunk  # type: ignore[misc]
-
-    def _fail(self, error: BaseException) -> None:
-        if not self._failed:
-            self._failed = True
-            self._end(error)
 
     def close(self) -> None:
         try:
@@ -110,16 +109,19 @@ class _ScopedBody:
             if close is not None:
                 self._context.run(close)
         except BaseException as error:
-            self._fail(error)
+            self._end(error)
             raise
-        if self._failed:
-            return
-        self._failed = True  # ends once
-        status = self._statuses[-1] if self._statuses else None
-        self._context.run(end_scope, self._scope, None, status, self._failure_status)
+        self._end(ClientDisconnected("the response body was closed before its end"))
 
-    def _end(self, error: BaseException) -> None:
-        self._context.run(end_scope, self._scope, error)
+    def _end(self, error: Optional[BaseException]) -> None:
+        if self._ended:  # ends once
+            return
+        self._ended = True
+        if error is None:
+            status = self._statuses[-1] if self._statuses else None
+            self._context.run(end_scope, self._scope, None, status, self._failure_status)
+        else:
+            self._context.run(end_scope, self._scope, error, raises=isinstance(error, ClientDisconnected))
 
 
 _DONE = object()
