@@ -643,3 +643,29 @@ def test_a_provider_latched_to_async_mode_hands_out_a_finished_future_after_a_su
             assert repr(later) == "<DoneFuture finished result='s'>"
 
     asyncio.run(main())
+
+
+def test_an_async_context_manager_whose_exit_waits_on_a_future(impl):
+    """A teardown that first suspends on a future, not on a bare yield, gets the future's
+    outcome when it resumes (once, in the compiled twin, it was resumed with None at once)."""
+    log = []
+
+    class Connection:
+        async def __aenter__(self):
+            log.append("enter")
+            return self
+
+        async def __aexit__(self, *exc_info):
+            loop = asyncio.get_running_loop()
+            released = loop.create_future()
+            loop.call_later(0.01, released.set_result, "released")
+            log.append(await released)
+
+    provider = impl.ContextLocalResource(Connection)
+
+    async def main():
+        async with impl.scope():
+            await provider()
+
+    asyncio.run(main())
+    assert log == ["enter", "released"]

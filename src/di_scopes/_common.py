@@ -14,10 +14,10 @@ import sys
 import threading
 import traceback
 import warnings
-import weakref
 from typing import Any, Awaitable, Callable, Coroutine, Generator, Iterable, Optional, Sequence, Set, Tuple, TypeVar
 
 from anyio import CapacityLimiter, to_thread
+from anyio.lowlevel import RunVar
 from dependency_injector import errors, providers
 
 if sys.version_info >= (3, 11):
@@ -322,7 +322,26 @@ def copied_scope_message(scope: Any) -> str:
     )
 
 
+def running_on_trio() -> bool:
+    """Whether this thread runs trio's event loop (anyio's trio backend)."""
+    trio = sys.modules.get("trio")
+    if trio is None:
+        return False
+    try:
+        trio.lowlevel.current_trio_token()
+    except RuntimeError:
+        return False
+    return True
+
+
 def no_loop_message(provider: Any) -> str:
+    if running_on_trio():
+        return (
+            f"{describe(provider)} is asynchronous, and di-scopes' asynchronous resources need "
+            "asyncio; this code runs on trio (anyio's trio backend). Run the application on "
+            "asyncio (anyio's default backend), or make the resource synchronous: synchronous "
+            "resources work on both."
+        )
     return (
         f"{describe(provider)} is asynchronous and was resolved outside a running event loop. "
         "Await it from async code: `await container.provider()`."
@@ -633,15 +652,17 @@ class _Uncancellable:
 # runs sync endpoints, endpoints waiting on a row lock would hold every thread while the session
 # holding the lock waits for one to commit: a deadlock under load.
 TEARDOWN_THREADS = 40
-_teardown_limiters: "weakref.WeakKeyDictionary[Any, CapacityLimiter]" = weakref.WeakKeyDictionary()
+# One limiter per event loop, whichever backend anyio runs on (asyncio or trio).
+_teardown_limiter: "RunVar[CapacityLimiter]" = RunVar("di_scopes.teardown_limiter")
 
 
 async def in_teardown_thread(function: Callable[..., _R], *args: Any) -> _R:
     """Run ``function(*args)`` in a worker thread reserved for teardown."""
-    loop = asyncio.get_running_loop()
-    limiter = _teardown_limiters.get(loop)
-    if limiter is None:
-        limiter = _teardown_limiters[loop] = CapacityLimiter(TEARDOWN_THREADS)
+    try:
+        limiter = _teardown_limiter.get()
+    except LookupError:
+        limiter = CapacityLimiter(TEARDOWN_THREADS)
+        _teardown_limiter.set(limiter)
     return await to_thread.run_sync(function, *args, limiter=limiter)
 
 

@@ -1419,9 +1419,12 @@ cdef class _Shielded:
 
     cdef bint start(self) except -1:
         """Run ``it``, a coroutine not started yet, until it first suspends; whether it finished
-        (then nothing is left to await)."""
+        (then nothing is left to await). What it suspended on is handed to the task by the first
+        step of the await (as _common.shielded hands it to _Shielding), not sent into ``it``
+        again: trio's traps, and asyncio's futures, need their outcome, not None."""
         self.handed = True
         self._resume(None, None)
+        self.handed = False
         return self.finished
 
     def __await__(self):
