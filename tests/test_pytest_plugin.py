@@ -93,6 +93,10 @@ def test_marker_name_values_and_an_override(pytester, twin, twin_name):
 
 def test_async_tests(pytester, twin, twin_name):
     result = run(pytester, twin_name, """
+        @pytest.fixture
+        def anyio_backend():  # async resources need asyncio; anyio's plugin also runs trio if installed
+            return "asyncio"
+
         @pytest.mark.anyio
         async def test_fixture(adi_scope):
             assert await container.async_session() == "async"
