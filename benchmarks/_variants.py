@@ -68,6 +68,8 @@ def _same_chain(handler: Any) -> None:
 
 # Each graph shape: the top class of its Factory chain and the check of what it gave.
 SHAPES = {"graph": (Service, _same_graph), "ngraph": (RepoService, _same_nested), "chain": (Handler, _same_chain)}
+# The classes a container that resolves by type provides for each shape.
+GRAPH_CLASSES = {"graph": (Repo, Service), "ngraph": (Repo, RepoService), "chain": (Repo, RepoService, Handler)}
 
 
 def di_graph(session: Any, shape: str) -> Any:
@@ -518,7 +520,55 @@ class DiContextLocalResource(Variant):
 # Peers ------------------------------------------------------------------------------------------
 
 
-class Dishka(Variant):
+class ResolvesByType(Variant):
+    """The graph scenarios of the peers that open a request scope with a callable and resolve by
+    type from what it gives (``request.get(T)``, ``await request.get(T)``)."""
+
+    def _opener(self, shape: str, asynchronous: bool) -> Callable[[], Any]:
+        raise NotImplementedError
+
+    def _graph(self, shape: str):
+        open_request = self._opener(shape, False)
+        top, check = SHAPES[shape]
+
+        def cycle() -> None:
+            with open_request() as request:
+                built = request.get(top)
+            check(built)
+
+        return cycle
+
+    def graph(self):
+        return self._graph("graph")
+
+    def ngraph(self):
+        return self._graph("ngraph")
+
+    def chain(self):
+        return self._graph("chain")
+
+    def _agraph(self, shape: str):
+        open_request = self._opener(shape, True)
+        top, check = SHAPES[shape]
+
+        async def cycle() -> None:
+            async with open_request() as request:
+                built = await request.get(top)
+            check(built)
+
+        return cycle
+
+    def agraph(self):
+        return self._agraph("graph")
+
+    def angraph(self):
+        return self._agraph("ngraph")
+
+    def achain(self):
+        return self._agraph("chain")
+
+
+class Dishka(ResolvesByType):
     """dishka: the session, Repo and Service provided in ``Scope.REQUEST``; ``with container() as
     request:`` opens one request; ``request.get(T)`` resolves."""
 
@@ -533,43 +583,12 @@ class Dishka(Variant):
         provider = d.Provider()
         provider.provide(source, scope=d.Scope.REQUEST)
         if graph:
-            for cls in {"graph": (Repo, Service), "ngraph": (Repo, RepoService), "chain": (Repo, RepoService, Handler)}[shape]:
+            for cls in GRAPH_CLASSES[shape]:
                 provider.provide(cls, scope=d.Scope.REQUEST)
         return (d.make_async_container if asynchronous else d.make_container)(provider)
 
-    def _graph(self, shape: str):
-        container = self._container(session_gen, graph=True, shape=shape)
-        top, check = SHAPES[shape]
-
-        def cycle() -> None:
-            with container() as request:
-                built = request.get(top)
-            check(built)
-
-        return cycle
-
-    def ngraph(self):
-        return self._graph("ngraph")
-
-    def chain(self):
-        return self._graph("chain")
-
-    def _agraph(self, shape: str):
-        container = self._container(asession_gen, graph=True, asynchronous=True, shape=shape)
-        top, check = SHAPES[shape]
-
-        async def cycle() -> None:
-            async with container() as request:
-                built = await request.get(top)
-            check(built)
-
-        return cycle
-
-    def angraph(self):
-        return self._agraph("ngraph")
-
-    def achain(self):
-        return self._agraph("chain")
+    def _opener(self, shape: str, asynchronous: bool) -> Callable[[], Any]:
+        return self._container(asession_gen if asynchronous else session_gen, graph=True, asynchronous=asynchronous, shape=shape)
 
     def cached(self):
         container = self._container(session_gen)
@@ -603,16 +622,6 @@ class Dishka(Variant):
 
         return cycle
 
-    def graph(self):
-        container = self._container(session_gen, graph=True)
-
-        def cycle() -> None:
-            with container() as request:
-                svc = request.get(Service)
-            _same_graph(svc)
-
-        return cycle
-
     def acycle(self):
         container = self._container(asession_gen, asynchronous=True)
 
@@ -622,16 +631,6 @@ class Dishka(Variant):
                 b = await request.get(Session)
                 c = await request.get(Session)
             _same(a, b, c)
-
-        return cycle
-
-    def agraph(self):
-        container = self._container(asession_gen, graph=True, asynchronous=True)
-
-        async def cycle() -> None:
-            async with container() as request:
-                svc = await request.get(Service)
-            _same_graph(svc)
 
         return cycle
 
@@ -665,7 +664,7 @@ def _get2(get: Callable[[Any], Any]) -> tuple:
     return get(Session), get(Session)
 
 
-class Wireup(Variant):
+class Wireup(ResolvesByType):
     """wireup: the session ``lifetime="scoped"``, Repo and Service scoped too;
     ``with container.enter_scope() as scoped:`` opens one; ``scoped.get(T)`` resolves."""
 
@@ -679,44 +678,13 @@ class Wireup(Variant):
         w = self.wireup
         injectables = [w.injectable(lifetime="scoped")(source)]
         if graph:
-            classes = {"graph": (Repo, Service), "ngraph": (Repo, RepoService), "chain": (Repo, RepoService, Handler)}[shape]
-            injectables += [w.injectable(lifetime="scoped")(cls) for cls in classes]
+            injectables += [w.injectable(lifetime="scoped")(cls) for cls in GRAPH_CLASSES[shape]]
         create = w.create_async_container if asynchronous else w.create_sync_container
         return create(injectables=injectables)
 
-    def _graph(self, shape: str):
-        enter_scope = self._container(session_gen, graph=True, shape=shape).enter_scope
-        top, check = SHAPES[shape]
-
-        def cycle() -> None:
-            with enter_scope() as scoped:
-                built = scoped.get(top)
-            check(built)
-
-        return cycle
-
-    def ngraph(self):
-        return self._graph("ngraph")
-
-    def chain(self):
-        return self._graph("chain")
-
-    def _agraph(self, shape: str):
-        enter_scope = self._container(asession_gen, graph=True, asynchronous=True, shape=shape).enter_scope
-        top, check = SHAPES[shape]
-
-        async def cycle() -> None:
-            async with enter_scope() as scoped:
-                built = await scoped.get(top)
-            check(built)
-
-        return cycle
-
-    def angraph(self):
-        return self._agraph("ngraph")
-
-    def achain(self):
-        return self._agraph("chain")
+    def _opener(self, shape: str, asynchronous: bool) -> Callable[[], Any]:
+        source = asession_gen if asynchronous else session_gen
+        return self._container(source, graph=True, asynchronous=asynchronous, shape=shape).enter_scope
 
     def cached(self):
         container = self._container(session_gen)
@@ -750,16 +718,6 @@ class Wireup(Variant):
 
         return cycle
 
-    def graph(self):
-        enter_scope = self._container(session_gen, graph=True).enter_scope
-
-        def cycle() -> None:
-            with enter_scope() as scoped:
-                svc = scoped.get(Service)
-            _same_graph(svc)
-
-        return cycle
-
     def acycle(self):
         enter_scope = self._container(asession_gen, asynchronous=True).enter_scope
 
@@ -769,16 +727,6 @@ class Wireup(Variant):
                 b = await scoped.get(Session)
                 c = await scoped.get(Session)
             _same(a, b, c)
-
-        return cycle
-
-    def agraph(self):
-        enter_scope = self._container(asession_gen, graph=True, asynchronous=True).enter_scope
-
-        async def cycle() -> None:
-            async with enter_scope() as scoped:
-                svc = await scoped.get(Service)
-            _same_graph(svc)
 
         return cycle
 
