@@ -101,10 +101,39 @@ class Variant:
     cannot: Dict[str, str] = {}
 
 
+class GraphShapes(Variant):
+    """The graph scenarios, one per shape, for a variant that builds any shape with
+    ``_graph(shape)`` and ``_agraph(shape)``."""
+
+    def _graph(self, shape: str) -> Callable[[], None]:
+        raise NotImplementedError
+
+    def _agraph(self, shape: str) -> Callable[[], Any]:
+        raise NotImplementedError
+
+    def graph(self):
+        return self._graph("graph")
+
+    def ngraph(self):
+        return self._graph("ngraph")
+
+    def chain(self):
+        return self._graph("chain")
+
+    def agraph(self):
+        return self._agraph("graph")
+
+    def angraph(self):
+        return self._agraph("ngraph")
+
+    def achain(self):
+        return self._agraph("chain")
+
+
 # di-scopes: both twins --------------------------------------------------------------------------
 
 
-class Twin(Variant):
+class Twin(GraphShapes):
     """di_scopes' compiled (``_scope_c``) or pure (``_scope_py``) twin, imported directly."""
 
     def __init__(self, name: str, module: Any) -> None:
@@ -155,15 +184,6 @@ class Twin(Variant):
 
         return cycle
 
-    def graph(self):
-        return self._graph("graph")
-
-    def ngraph(self):
-        return self._graph("ngraph")
-
-    def chain(self):
-        return self._graph("chain")
-
     def acycle(self):
         scope, session = self.m.scope, self.m.ContextLocalResource(asession_gen)
 
@@ -186,15 +206,6 @@ class Twin(Variant):
             check(built)
 
         return cycle
-
-    def agraph(self):
-        return self._agraph("graph")
-
-    def angraph(self):
-        return self._agraph("ngraph")
-
-    def achain(self):
-        return self._agraph("chain")
 
     def error_cycle(self):
         scope, session = self.m.scope, self.m.ContextLocalResource(session_gen)
@@ -520,7 +531,7 @@ class DiContextLocalResource(Variant):
 # Peers ------------------------------------------------------------------------------------------
 
 
-class ResolvesByType(Variant):
+class ResolvesByType(GraphShapes):
     """The graph scenarios of the peers that open a request scope with a callable and resolve by
     type from what it gives (``request.get(T)``, ``await request.get(T)``)."""
 
@@ -538,15 +549,6 @@ class ResolvesByType(Variant):
 
         return cycle
 
-    def graph(self):
-        return self._graph("graph")
-
-    def ngraph(self):
-        return self._graph("ngraph")
-
-    def chain(self):
-        return self._graph("chain")
-
     def _agraph(self, shape: str):
         open_request = self._opener(shape, True)
         top, check = SHAPES[shape]
@@ -557,15 +559,6 @@ class ResolvesByType(Variant):
             check(built)
 
         return cycle
-
-    def agraph(self):
-        return self._agraph("graph")
-
-    def angraph(self):
-        return self._agraph("ngraph")
-
-    def achain(self):
-        return self._agraph("chain")
 
 
 class Dishka(ResolvesByType):
@@ -892,7 +885,7 @@ class ThatDepends(Variant):
 # References -------------------------------------------------------------------------------------
 
 
-class Floor(Variant):
+class Floor(GraphShapes):
     """The least any variant can do: the generator driven by hand, the session kept in a local.
 
     For the cached resolve, a ``ContextVar.get()``; for the empty scope, a ``ContextVar.set()`` and
@@ -951,15 +944,6 @@ class Floor(Variant):
 
         return cycle
 
-    def graph(self):
-        return self._graph("graph")
-
-    def ngraph(self):
-        return self._graph("ngraph")
-
-    def chain(self):
-        return self._graph("chain")
-
     def acycle(self):
         async def cycle() -> None:
             generator = asession_gen()
@@ -986,15 +970,6 @@ class Floor(Variant):
             check(built)
 
         return cycle
-
-    def agraph(self):
-        return self._agraph("graph")
-
-    def angraph(self):
-        return self._agraph("ngraph")
-
-    def achain(self):
-        return self._agraph("chain")
 
     def error_cycle(self):
         def cycle() -> None:
@@ -1051,7 +1026,7 @@ class Object(Variant):
         return cycle
 
 
-class FastPath(Variant):
+class FastPath(GraphShapes):
     """The service graphs as ``di_scopes.fastapi.inject`` resolves an endpoint's
     ``Provide[Container.top]`` parameter: the same providers as the compiled twin's rows, built
     without dependency-injector's gather (the endpoint is called directly, without FastAPI)."""
@@ -1094,15 +1069,6 @@ class FastPath(Variant):
 
         return cycle
 
-    def graph(self):
-        return self._graph("graph")
-
-    def ngraph(self):
-        return self._graph("ngraph")
-
-    def chain(self):
-        return self._graph("chain")
-
     def _agraph(self, shape: str):
         scope, endpoint, check = self._endpoint(shape, True)
 
@@ -1112,15 +1078,6 @@ class FastPath(Variant):
             check(built)
 
         return cycle
-
-    def agraph(self):
-        return self._agraph("graph")
-
-    def angraph(self):
-        return self._agraph("ngraph")
-
-    def achain(self):
-        return self._agraph("chain")
 
 
 class DiFactoryFloor(Variant):
