@@ -17,18 +17,39 @@ from typing import (
     Tuple,
     Type,
     TypeVar,
+    final,
     overload,
 )
+
+from typing_extensions import TypeVar as _DefaultingTypeVar
+from typing_extensions import disjoint_base
 
 from dependency_injector import providers
 
 from ._common import DEFAULT_SCOPE_NAME as DEFAULT_SCOPE_NAME
 from ._common import ScopeError as ScopeError
 
+__all__ = [
+    "ContextLocalResource",
+    "ContextLocalSingleton",
+    "DoneFuture",
+    "Scope",
+    "ScopeError",
+    "ScopeValue",
+    "await_pending",
+    "current_scope",
+    "inject_into",
+    "inject_sync",
+    "provide_graph",
+    "scope",
+]
+
 _T = TypeVar("_T")
+_V = _DefaultingTypeVar("_V", default=Any)
 _F = TypeVar("_F", bound=Callable[..., Any])
 _P = TypeVar("_P", bound="_ScopedProvider[Any]")
 
+@final
 class DoneFuture(Awaitable[Any]):
     _asyncio_future_blocking: bool
     def __await__(self) -> Generator[Any, None, Any]: ...
@@ -42,8 +63,11 @@ class DoneFuture(Awaitable[Any]):
     def add_done_callback(self, fn: Callable[[Any], Any], /, *, context: Optional[contextvars.Context] = ...) -> None: ...
     def remove_done_callback(self, fn: Callable[[Any], Any]) -> int: ...
 
+@final
 class Scope:
     def __init__(self, name: str = ..., *, exclusive: bool = ...) -> None: ...
+    def __copy__(self) -> Scope: ...
+    def __deepcopy__(self, memo: Any) -> Scope: ...
     @property
     def name(self) -> str: ...
     @property
@@ -72,8 +96,10 @@ class Scope:
     def close(self, exc: Optional[BaseException] = None) -> None: ...
     def aclose(self, exc: Optional[BaseException] = None) -> Awaitable[None]: ...
 
+@disjoint_base
 class _ScopedProvider(providers.Provider[_T]):
     def __init__(self, provides: Optional[Any] = None, *args: Any, **kwargs: Any) -> None: ...
+    def __copy__(self) -> Any: ...
     def in_scope(self: _P, name: str) -> _P: ...
     @property
     def scope_name(self) -> Optional[str]: ...
@@ -122,7 +148,8 @@ class ContextLocalResource(_ScopedProvider[_T]):
     def init(self) -> Any: ...
     def shutdown(self) -> Any: ...
 
-class ScopeValue(providers.Provider[_T]):
+@disjoint_base
+class ScopeValue(providers.Provider[_V]):
     def __init__(self, key: Any = None) -> None: ...
     @property
     def key(self) -> Any: ...

@@ -19,6 +19,7 @@ from inspect import isawaitable
 from threading import get_ident
 from types import AsyncGeneratorType, GeneratorType, TracebackType
 from typing import (
+    TYPE_CHECKING,
     Any,
     AsyncContextManager,
     AsyncIterator,
@@ -100,6 +101,12 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+if TYPE_CHECKING:  # a default for the value ScopeValue(key) gives, where no type is named
+    from typing_extensions import TypeVar as _DefaultingTypeVar
+
+    _V = _DefaultingTypeVar("_V", default=Any)
+else:
+    _V = TypeVar("_V")
 _F = TypeVar("_F", bound=Callable[..., Any])
 _P = TypeVar("_P", bound="_ScopedProvider[Any]")
 
@@ -1195,7 +1202,7 @@ def _find_value(scope: Optional[Scope], key: Any) -> Any:
     return _MISSING
 
 
-class ScopeValue(providers.Provider[_T]):
+class ScopeValue(providers.Provider[_V]):
     """Injects the value put into the current scope under ``key``.
 
     The integrations put their framework's request object there under ``di_scopes.REQUEST``

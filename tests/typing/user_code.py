@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Iterator, MutableMapping
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 
 from dependency_injector import containers, providers
 
@@ -80,3 +80,45 @@ class Factory:
 
 
 sessions = di_scopes.ContextLocalResource(transaction, Factory())
+
+
+# Scope values, as the README shows them: ScopeValue(key) gives Any unless a type is named.
+class Request:
+    path = "/"
+
+
+class CurrentUser:
+    def __init__(self, request: Request) -> None:
+        self.request = request
+
+
+class ValuesContainer(containers.DeclarativeContainer):
+    request = di_scopes.ScopeValue(di_scopes.REQUEST)
+    typed_request = di_scopes.ScopeValue[Request](di_scopes.REQUEST)
+    current_user = providers.Factory(CurrentUser, request=request)
+
+
+def values() -> str:
+    container = ValuesContainer()
+    job = di_scopes.scope("job")
+    job.set_value(di_scopes.REQUEST, Request())
+    with job:
+        typed: Request = container.typed_request()
+        return typed.path + container.current_user().request.path
+
+
+# Awaiting an async resource: dependency-injector types a provider's call as the instance;
+# .async_() is its typed spelling of the same call, for `await`.
+async def open_session(url: str) -> AsyncIterator[Session]:
+    yield Session()
+
+
+class AsyncContainer(containers.DeclarativeContainer):
+    session = di_scopes.ContextLocalResource(open_session, "sqlite://")
+
+
+async def use_async_session() -> None:
+    container = AsyncContainer()
+    async with di_scopes.scope():
+        session: Session = await container.session.async_()
+        session.commit()
