@@ -7,6 +7,7 @@ package, never against the source tree.
     nox -l                  # the sessions
     nox -s tests-3.12       # one Python
     nox -s tests-3.14       # CPython 3.14 in a Debian sid root (root user; made on first use)
+    nox -s tests-3.15       # CPython 3.15, likewise
     nox -s differential     # the twin differential test at length (DI_SCOPES_DIFFERENTIAL_EXAMPLES)
     nox -s fastapi_differential  # the fast path against dependency-injector's @inject, at length
     nox -s races            # the thread races at length (DI_SCOPES_RACE_SECONDS)
@@ -34,15 +35,21 @@ BUILD_CONSTRAINTS = ROOT / "constraints" / "build.txt"
 TOOLS = ROOT / "constraints" / "tools.txt"
 WORKFLOW = ROOT / ".github" / "workflows" / "wheels.yml"
 
-# CPython 3.14 is not installed on these machines: Debian sid's python3.14 runs in a chroot made by
-# .ci/sid-root, kept outside any checkout so that later runs on the machine reuse it.
-SID_PYTHON = "3.14"
-SID_ROOT = Path(os.environ.get("DI_SCOPES_SID_ROOT", "/var/cache/di-scopes/sid-3.14"))
+# CPython 3.14 and 3.15 are not installed on these machines: Debian sid's python3.14 and python3.15
+# run in chroots made by .ci/sid-root, one per version, kept outside any checkout so that later runs
+# on the machine reuse them (DI_SCOPES_SID_ROOT_3_15, say, names another place).
+SID_PYTHONS = ["3.14", "3.15"]
 SID_ROOT_SCRIPT = ROOT / ".ci" / "sid-root"
 
-# The wheels the release workflow must build: CPython 3.10-3.14 and free-threaded 3.14t on each
-# platform, except CPython 3.10 on Windows ARM64, which has no official build.
-WHEEL_PYTHONS = ["cp310", "cp311", "cp312", "cp313", "cp314", "cp314t"]
+
+def sid_root(version: str) -> Path:
+    default = f"/var/cache/di-scopes/sid-{version}"
+    return Path(os.environ.get(f"DI_SCOPES_SID_ROOT_{version.replace('.', '_')}", default))
+
+
+# The wheels the release workflow must build: CPython 3.10-3.15 and free-threaded 3.14t and 3.15t
+# on each platform, except CPython 3.10 on Windows ARM64, which has no official build.
+WHEEL_PYTHONS = ["cp310", "cp311", "cp312", "cp313", "cp314", "cp314t", "cp315", "cp315t"]
 WHEEL_PLATFORMS = [
     "manylinux_x86_64",
     "musllinux_x86_64",
@@ -93,7 +100,7 @@ os.environ["PATH"] = os.pathsep.join([*_PYENV_BINS, os.environ.get("PATH", "")])
 
 nox.options.sessions = [
     *(f"tests-{python}" for python in PYTHONS),
-    f"tests-{SID_PYTHON}",
+    *(f"tests-{python}" for python in SID_PYTHONS),
     "wheel",
     "dependency_injector",
     "compat",
@@ -246,18 +253,30 @@ def tests(session: nox.Session) -> None:
     run_suite(session, sdist)
 
 
-@nox.session(name=f"tests-{SID_PYTHON}")
-def tests_sid(session: nox.Session) -> None:
-    """sdist -> wheel -> the whole suite on CPython 3.14, in a Debian sid root (.ci/sid-root).
+@nox.session(name="tests-3.14")
+def tests_314(session: nox.Session) -> None:
+    """sdist -> wheel -> the whole suite on CPython 3.14, in a Debian sid root (.ci/sid-root)."""
+    tests_sid(session, "3.14")
+
+
+@nox.session(name="tests-3.15")
+def tests_315(session: nox.Session) -> None:
+    """sdist -> wheel -> the whole suite on CPython 3.15, in a Debian sid root (.ci/sid-root)."""
+    tests_sid(session, "3.15")
+
+
+def tests_sid(session: nox.Session, python: str) -> None:
+    """sdist -> wheel -> the whole suite on CPython ``python``, in a Debian sid root.
 
     Like the other tests-* sessions, PostgreSQL tests included. The sdist is built here; the
     wheel, its install and the suite happen in the root, which is made when missing."""
     if os.geteuid() != 0:
-        session.error(f"tests-{SID_PYTHON} runs CPython {SID_PYTHON} in a chroot: run it as root")
-    session.run(str(SID_ROOT_SCRIPT), "build", str(SID_ROOT), external=True)
+        session.error(f"tests-{python} runs CPython {python} in a chroot: run it as root")
+    root = sid_root(python)
+    session.run(str(SID_ROOT_SCRIPT), "build", str(root), external=True, env={"SID_PYTHON": python})
     sdist = build_sdist(session)
-    work = Path(tempfile.mkdtemp(prefix="di-scopes-nox-", dir=SID_ROOT / "tmp"))
-    inside = "/" + str(work.relative_to(SID_ROOT))  # the same directory, seen from the root
+    work = Path(tempfile.mkdtemp(prefix="di-scopes-nox-", dir=root / "tmp"))
+    inside = "/" + str(work.relative_to(root))  # the same directory, seen from the root
     venv = f"{inside}/venv"
     base_env = {
         "PATH": f"{venv}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -271,7 +290,7 @@ def tests_sid(session: nox.Session) -> None:
     def in_root(*command: str, cwd: str = "/", silent: bool = False, **env: str) -> str:
         assignments = [f"{name}={value}" for name, value in {**base_env, **env}.items()]
         return session.run(
-            str(SID_ROOT_SCRIPT), "run", str(SID_ROOT), "env", "-i", "-C", cwd, *assignments, *command,
+            str(SID_ROOT_SCRIPT), "run", str(root), "env", "-i", "-C", cwd, *assignments, *command,
             external=True, silent=silent,
         )
 
@@ -282,7 +301,7 @@ def tests_sid(session: nox.Session) -> None:
             tar.extractall(work / "unpacked", filter="data")
         (project,) = (work / "unpacked").iterdir()
 
-        in_root(f"python{SID_PYTHON}", "-m", "venv", venv)
+        in_root(f"python{python}", "-m", "venv", venv)
         in_root("python", "-m", "pip", "install", "-q", "-c", f"{inside}/{TOOLS.name}", "pip")
         in_root(
             "pip", "wheel", "--no-deps", "--no-cache-dir",
@@ -303,7 +322,7 @@ def tests_sid(session: nox.Session) -> None:
         version, active, location = json.loads(report.strip().splitlines()[-1])
         if active != "cython" or not location.startswith(venv):
             session.error(f"wanted the installed cython twin, got {active} from {location}")
-        session.log(f"CPython {version} in {SID_ROOT}: di_scopes {active} twin from {location}")
+        session.log(f"CPython {version} in {root}: di_scopes {active} twin from {location}")
         in_root(
             "python", "-m", "pytest", *session.posargs,
             cwd=f"{inside}/unpacked/{project.name}", DI_SCOPES_REQUIRE_POSTGRES="1",
@@ -433,7 +452,7 @@ def no_compiler(session: nox.Session) -> None:
 @nox.session
 def cibuildwheel(session: nox.Session) -> None:
     """The workflow is a valid GitHub workflow, its cibuildwheel runs select exactly the intended
-    wheels, and a release waits for the suite on free-threaded 3.14t with the GIL off."""
+    wheels, and a release waits for the suite on free-threaded 3.14t and 3.15t with the GIL off."""
     install_tools(session, "cibuildwheel", "pyyaml", "check-jsonschema")
     session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(WORKFLOW))
     jobs = json.loads(
@@ -445,10 +464,10 @@ def cibuildwheel(session: nox.Session) -> None:
         )
     )
     runs = jobs["wheels"]["strategy"]["matrix"]["include"]
-    # The free-threaded suite runs on 3.14t with the GIL kept off, in parallel threads, and a
-    # release waits for it.
+    # The free-threaded suite runs on 3.14t and 3.15t with the GIL kept off, in parallel threads,
+    # and a release waits for it.
     threaded = json.dumps(jobs.get("free-threading", {}))
-    for needed in ('"python-version": "3.14t"', '"PYTHON_GIL": "0"', "--parallel-threads="):
+    for needed in ('"3.14t"', '"3.15t"', '"PYTHON_GIL": "0"', "--parallel-threads="):
         if needed not in threaded:
             session.error(f"the workflow's free-threading job lacks {needed}")
     if "free-threading" not in jobs["publish"]["needs"]:
