@@ -301,6 +301,12 @@ def tests_sid(session: nox.Session, python: str) -> None:
             tar.extractall(work / "unpacked", filter="data")
         (project,) = (work / "unpacked").iterdir()
 
+        # The arq test's Redis server (roots made before it was needed lack it).
+        in_root(
+            "sh", "-c",
+            "command -v redis-server >/dev/null || (apt-get -o Acquire::Check-Valid-Until=false update -qq"
+            " && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server)",
+        )
         in_root(f"python{python}", "-m", "venv", venv)
         in_root("python", "-m", "pip", "install", "-q", "-c", f"{inside}/{TOOLS.name}", "pip")
         in_root(
@@ -325,7 +331,7 @@ def tests_sid(session: nox.Session, python: str) -> None:
         session.log(f"CPython {version} in {root}: di_scopes {active} twin from {location}")
         in_root(
             "python", "-m", "pytest", *session.posargs,
-            cwd=f"{inside}/unpacked/{project.name}", DI_SCOPES_REQUIRE_POSTGRES="1",
+            cwd=f"{inside}/unpacked/{project.name}", DI_SCOPES_REQUIRE_POSTGRES="1", DI_SCOPES_REQUIRE_REDIS="1",
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -75,6 +75,22 @@ def postgres_server_url():
         yield url
 
 
+@pytest.fixture(scope="session")
+def redis_url():
+    """A throwaway Redis server for the whole run (see servers.redis_server)."""
+    import shutil
+
+    import servers
+
+    if shutil.which("redis-server") is None:
+        message = "the Redis server (redis-server) is not installed"
+        if os.environ.get("DI_SCOPES_REQUIRE_REDIS", "") not in ("", "0"):
+            pytest.fail(message)
+        pytest.skip(message + "; .ci/run installs it")
+    with servers.redis_server() as url:
+        yield url
+
+
 @pytest.fixture
 def postgres_url(postgres_server_url, request):
     """The URL of a fresh, empty database on the throwaway server."""

@@ -45,7 +45,7 @@ def test_package_is_strictly_typed(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_compiled_twin_stub_matches_the_compiled_module(request):
+def test_compiled_twin_stub_matches_the_compiled_module(request, tmp_path):
     """``mypy.stubtest``: the stub of the compiled twin says what the module has, name by name,
     down to final classes and disjoint bases. Run where the installed package lives, so that
     mypy reads the stub beside the module."""
@@ -53,15 +53,24 @@ def test_compiled_twin_stub_matches_the_compiled_module(request):
 
     if not c_extensions_expected(request.config):
         pytest.skip("this run tests the pure twin only (--no-c-extensions): no compiled module to compare")
+    import os
+
     import di_scopes._scope_c
 
-    root = Path(di_scopes._scope_c.__file__).parent.parent
+    # mypy reads the stub from a copy of the package's typed files (MYPYPATH), not from where the
+    # package is installed: site-packages may hold modules that shadow the standard library's.
+    stubs = tmp_path / "stubs" / "di_scopes"
+    stubs.mkdir(parents=True)
+    package = Path(di_scopes._scope_c.__file__).parent
+    for source in [*package.glob("*.py"), *package.glob("*.pyi"), package / "py.typed"]:
+        shutil.copy(source, stubs / source.name)
     result = subprocess.run(
         [sys.executable, "-m", "mypy.stubtest", "di_scopes._scope_c"],
         capture_output=True,
         text=True,
         timeout=300,
-        cwd=root,
+        cwd=tmp_path,
+        env={**os.environ, "MYPYPATH": str(tmp_path / "stubs")},
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -14,6 +14,7 @@ import sys
 import threading
 import traceback
 import warnings
+from contextlib import aclosing
 from typing import Any, Awaitable, Callable, Coroutine, Generator, Iterable, Optional, Sequence, Set, Tuple, TypeVar
 
 from anyio import CapacityLimiter, to_thread
@@ -778,44 +779,78 @@ CREATION_ENDED.set()
 def scoped_function(make_scope: Callable[[], Any], func: Callable[..., Any]) -> Any:
     """Wrap ``func`` so that each call runs in a fresh scope made by ``make_scope()``.
 
-    The wrapper keeps ``func``'s name and docstring but not ``__wrapped__``: dependency-injector's
-    wiring would follow it to ``func``'s ``Provide`` markers and inject them outside the scope.
-    Put ``@inject`` under the scope decorator, so injection happens inside the scope.
+    The wrapper keeps what ``functools.wraps`` keeps (``__wrapped__`` included) and ``func``'s
+    signature, for the tools that read parameters (typer, click, FastAPI, FastStream, taskiq).
+    ``func``'s ``Provide[...]`` markers are resolved inside the scope, by dependency-injector's
+    own ``@inject`` (applied here when ``func`` lacks it), and the injected parameters are left
+    out of the signature: callers do not pass them, and a dependency-injector ``@inject`` put
+    above the scope decorator finds nothing to do (it warns that it is not required) rather than
+    resolving them before the scope opens. A generator (sync or async) runs each of its steps in
+    a context of its own where its scope is entered, and ends its scope when it ends.
     """
-    if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
-        raise TypeError(
-            f"{func!r} is a generator function: a scope around it would close before the first "
-            "item. Open the scope inside the generator instead (`with di_scopes.scope():`)."
-        )
+    if not callable(func):
+        raise TypeError(f"a scope decorates a function; got {func!r}")
+    from ._steps import Steps
+    from ._wiring import inject_inside, visible_signature
+
+    patched, record = inject_inside(func, "di_scopes.scope", _SCOPE_INSTEAD)
+    target = func if patched is None else patched
+    hidden = set() if record is None else set(record.reference_injections)
+    _note_decorated(make_scope)
+    wrapper: Any
     if inspect.iscoroutinefunction(func):
-        _note_decorated(make_scope)
 
         async def run_in_async_scope(*args: Any, **kwargs: Any) -> Any:
             async with make_scope():
-                return await func(*args, **kwargs)
+                return await target(*args, **kwargs)
 
-        return _named_like(run_in_async_scope, func)
-    if not callable(func):
-        raise TypeError(f"a scope decorates a function; got {func!r}")
-    _note_decorated(make_scope)
+        wrapper = run_in_async_scope
+    elif inspect.isasyncgenfunction(func):
 
-    def run_in_scope(*args: Any, **kwargs: Any) -> Any:
-        with make_scope():
-            return func(*args, **kwargs)
+        async def run_steps_in_async_scope(*args: Any, **kwargs: Any) -> Any:
+            steps = Steps(make_scope())
+            async with aclosing(steps.aiterate(lambda: target(*args, **kwargs), None)) as items:
+                async for item in items:
+                    yield item
 
-    return _named_like(run_in_scope, func)
+        wrapper = run_steps_in_async_scope
+    elif inspect.isgeneratorfunction(func):
+
+        def run_steps_in_scope(*args: Any, **kwargs: Any) -> Any:
+            steps = Steps(make_scope())
+            try:
+                steps.generator = steps.context.run(target, *args, **kwargs)
+            except BaseException as error:
+                steps.finish_sync(error)
+                raise
+            return (yield from steps.iterate(None))
+
+        wrapper = run_steps_in_scope
+    else:
+
+        def run_in_scope(*args: Any, **kwargs: Any) -> Any:
+            with make_scope():
+                return target(*args, **kwargs)
+
+        wrapper = run_in_scope
+    functools.update_wrapper(wrapper, func)
+    wrapper.__signature__ = visible_signature(func, hidden)
+    if hidden:
+        annotations = getattr(func, "__annotations__", {})
+        wrapper.__annotations__ = {k: v for k, v in annotations.items() if k not in hidden}
+    return wrapper
+
+
+_SCOPE_INSTEAD = (
+    "Put dependency_injector.wiring.inject under the scope decorator meanwhile (it then resolves "
+    "the markers inside the scope), or use a di-scopes release that supports it."
+)
 
 
 def _note_decorated(make_scope: Callable[[], Any]) -> None:
     """Record the name of the scope a decorated function opens, for validate()."""
     owner = getattr(make_scope, "__self__", None)  # Scope._fresh, or the Scope class itself
     opened_scope_names.add(getattr(owner, "name", DEFAULT_SCOPE_NAME))
-
-
-def _named_like(wrapper: Callable[..., Any], func: Callable[..., Any]) -> Callable[..., Any]:
-    functools.update_wrapper(wrapper, func)
-    del wrapper.__wrapped__  # type: ignore[attr-defined]
-    return wrapper
 
 
 # The integrations' shared core ---------------------------------------------------------------
