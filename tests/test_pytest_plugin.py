@@ -43,7 +43,10 @@ container = Container()
 
 def run(pytester, twin_name, body, *args):
     pytester.makepyfile(test_user=HEADER.format(twin=twin_name) + textwrap.dedent(body))
-    return pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider", *args)
+    # pytest-asyncio (installed with the test extra) asks for its loop scope to be set.
+    return pytester.runpytest_inprocess(
+        "-q", "-p", "no:cacheprovider", "-o", "asyncio_default_fixture_loop_scope=function", *args
+    )
 
 
 def test_fixture_commits_on_pass_and_rolls_back_on_failure(pytester, twin, twin_name):
@@ -113,3 +116,55 @@ def test_async_tests(pytester, twin, twin_name):
             assert EVENTS == ["open", "commit", "async commit", "async rollback LookupError"]
     """, "-p", "anyio")
     result.assert_outcomes(passed=2, failed=1)
+
+
+ASYNC_BODY = """
+    import pytest_asyncio
+
+    @pytest.fixture
+    def anyio_backend():
+        return "asyncio"
+
+    {fixture_decorator}
+    async def seeded(adi_scope):  # an async fixture that resolves in the test's scope
+        assert current_scope() is adi_scope
+        return await container.async_session()
+
+    {marker}
+    async def test_fixture(adi_scope, seeded):
+        assert current_scope() is adi_scope and seeded == "async"
+        assert await container.async_session() == "async"
+
+    {marker}
+    @pytest.mark.di_scope("job")
+    async def test_marked_fails():
+        assert current_scope().name == "job"
+        assert await container.async_session() == "async"
+        raise LookupError("failed")
+
+    @pytest.mark.anyio
+    async def test_anyio_beside(adi_scope):
+        assert current_scope() is adi_scope
+        assert await container.async_session() == "async"
+
+    def test_last():
+        assert EVENTS == ["async commit", "async rollback LookupError", "async commit"]
+"""
+
+
+@pytest.mark.parametrize("mode", ["strict", "auto"])
+def test_async_tests_under_pytest_asyncio(pytester, twin, twin_name, mode):
+    """pytest-asyncio's strict mode (tests and fixtures marked for it) and auto mode (every async
+    test and fixture its own), with an anyio test in the same run."""
+    pytest.importorskip("pytest_asyncio")
+    body = ASYNC_BODY.format(
+        fixture_decorator="@pytest_asyncio.fixture" if mode == "strict" else "@pytest.fixture",
+        marker="@pytest.mark.asyncio" if mode == "strict" else "",
+    )
+    result = run(
+        pytester,
+        twin_name,
+        body,
+        "-p", "anyio", "-o", f"asyncio_mode={mode}",
+    )
+    result.assert_outcomes(passed=3, failed=1)
