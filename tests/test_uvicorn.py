@@ -166,3 +166,62 @@ def test_dependency_injectors_giphynavigator_example_through_uvicorn(twin):
         assert response.json()["gifs"] == [{"url": f"https://giphy.example/q{n}/{i}"} for i in range(n % 4)]
     assert len(sessions) == count and all(session["closed"] for session in sessions)
     assert container.search_service.is_async_mode_enabled() and container.giphy_client.is_async_mode_enabled()
+
+
+def test_an_application_scope_spans_the_lifespan_and_requests_nest_in_it(twin):
+    """ScopeMiddleware(app_scope="app"): the application's lifespan runs in a scope of its own,
+    which its startup code resolves in and every request's scope nests in; torn down at shutdown,
+    after the requests."""
+    import contextlib
+
+    from dependency_injector import containers, wiring
+    from fastapi import Depends, FastAPI
+
+    import di_scopes
+    from di_scopes import asgi, fastapi as di_fastapi
+
+    log = []
+
+    def open_pool():
+        log.append("pool open")
+        yield {"pool": len([entry for entry in log if entry == "pool open"])}
+        log.append("pool closed")
+
+    def open_session(pool):
+        number = len([entry for entry in log if entry.startswith("session")]) + 1
+        log.append(f"session {number}")
+        yield {"session": number, "pool": pool}
+
+    class Container(containers.DeclarativeContainer):
+        pool = twin.ContextLocalResource(open_pool).in_scope("app")
+        session = twin.ContextLocalResource(open_session, pool)
+        application = twin.ScopeValue(di_scopes.APP)
+
+    container = Container()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        started = container.pool()  # the startup code resolves in the application's scope
+        log.append(f"startup with pool {started['pool']}")
+        yield
+        log.append("shutdown")
+
+    app = FastAPI(lifespan=lifespan)
+    app.add_middleware(asgi.ScopeMiddleware, app_scope="app")
+
+    @app.get("/")
+    @di_fastapi.inject
+    async def endpoint(session=Depends(wiring.Provide[Container.session]), application=Depends(wiring.Provide[Container.application])):
+        return {"session": session["session"], "pool": session["pool"]["pool"], "lifespan": application["type"]}
+
+    container.wire(modules=[__name__])
+    server = ServerThread(app)
+    server.server.config.lifespan = "on"
+    try:
+        with server as url:
+            with httpx.Client(base_url=url, timeout=30) as client:
+                bodies = [client.get("/").json() for _ in range(3)]
+    finally:
+        container.unwire()
+    assert bodies == [{"session": n, "pool": 1, "lifespan": "lifespan"} for n in (1, 2, 3)]
+    assert log == ["pool open", "startup with pool 1", "session 1", "session 2", "session 3", "shutdown", "pool closed"]

@@ -16,10 +16,11 @@ import platform
 import warnings
 from typing import TYPE_CHECKING
 
-from ._common import DEFAULT_SCOPE_NAME, REQUEST, TASK, ClientDisconnected, ErrorResponse, ScopeError
+from ._common import APP, DEFAULT_SCOPE_NAME, REQUEST, TASK, ClientDisconnected, ErrorResponse, ScopeError
 from ._validate import validate
 
 __all__ = [
+    "APP",
     "ClientDisconnected",
     "ContextLocalResource",
     "ContextLocalSingleton",

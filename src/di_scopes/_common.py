@@ -859,6 +859,7 @@ def _note_decorated(make_scope: Callable[[], Any]) -> None:
 
 REQUEST = "request"  # the key under which the web integrations store their request object
 TASK = "task"  # the key under which the Celery integration stores the running task
+APP = "app"  # the key under which an application's scope holds the application (ASGI: its lifespan scope)
 
 # Every scope name an integration opens; validate() checks in_scope() names against it.
 opened_scope_names: Set[str] = set()

@@ -2124,6 +2124,16 @@ def current_scope():
     return _get_current()
 
 
+def _adopt(Scope scope):
+    """Make ``scope``, entered in another context, the current scope of this one; return the
+    token for ``_unadopt`` (the pure twin's _adopt)."""
+    return PyContextVar_Set(_current_scope, scope)
+
+
+def _unadopt(token):
+    _reset_context_var(_current_scope, token)
+
+
 def scope(name=DEFAULT_SCOPE_NAME, *, exclusive=False):
     """A new scope named ``name``, nested in the current one when entered.
 

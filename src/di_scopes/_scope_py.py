@@ -1172,6 +1172,16 @@ def current_scope() -> Optional[Scope]:
     return _current_scope.get()
 
 
+def _adopt(scope: Scope) -> Any:
+    """Make ``scope``, entered in another context (an application's lifespan task), the current
+    scope of this one, so that scopes entered here nest in it; return the token for ``_unadopt``."""
+    return _current_scope.set(scope)
+
+
+def _unadopt(token: Any) -> None:
+    _current_scope.reset(token)
+
+
 @overload
 def scope(name: str = DEFAULT_SCOPE_NAME, *, exclusive: bool = False) -> Scope: ...
 @overload

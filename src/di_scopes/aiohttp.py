@@ -30,6 +30,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Optional
 
 from aiohttp import web
 
+from ._common import APP as _APP
 from ._common import (
     DEFAULT_SCOPE_NAME,
     REQUEST,
@@ -41,7 +42,7 @@ from ._common import (
 )
 
 APP_SCOPE = "app"
-APP = "aiohttp.app"  # the key of the application in its app_scope
+APP = _APP  # the key of the application in its app_scope (di_scopes.APP)
 
 __all__ = ["APP", "APP_SCOPE", "app_scope", "scope_middleware", "setup"]
 

@@ -27,7 +27,16 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable, MutableMapping, Optional
 
-from ._common import DEFAULT_SCOPE_NAME, REQUEST, ClientDisconnected, ScopeMiddlewareBase, aend_scope, enter_scope
+from ._common import (
+    APP,
+    DEFAULT_SCOPE_NAME,
+    REQUEST,
+    ClientDisconnected,
+    ScopeMiddlewareBase,
+    aend_scope,
+    enter_scope,
+    integration_scope,
+)
 
 __all__ = ["ScopeMiddleware"]
 
@@ -42,8 +51,11 @@ class ScopeMiddleware(ScopeMiddlewareBase):
 
     ``name`` is the scope's name (providers bound with ``.in_scope(name)`` land in it).
     ``failure_status``: a response status at or above it counts as a failure and the resources
-    see ``di_scopes.ErrorResponse``; ``None`` turns the check off. Lifespan and other events pass
-    through untouched.
+    see ``di_scopes.ErrorResponse``; ``None`` turns the check off. ``app_scope``: the name of a
+    scope that spans the application's lifespan, from before its startup to its shutdown, in
+    which every request's scope nests (providers bound with ``.in_scope(app_scope)``, a connection
+    pool, live there, shared by all requests); the ASGI lifespan scope is its
+    ``di_scopes.APP`` value. Without it, lifespan and other events pass through untouched.
     """
 
     app: ASGIApp
@@ -54,15 +66,34 @@ class ScopeMiddleware(ScopeMiddlewareBase):
         *,
         name: str = DEFAULT_SCOPE_NAME,
         failure_status: Optional[int] = 400,
+        app_scope: Optional[str] = None,
     ) -> None:
         super().__init__(app, name=name, failure_status=failure_status)
+        self.app_scope_name = None if app_scope is None else integration_scope(app_scope)[0]
+        self._app_scope: Any = None  # the application's scope while it runs
+        import di_scopes
+
+        self._twin = di_scopes._twin  # the one whose scope integration_scope gave
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind != "http" and kind != "websocket":
-            await self.app(scope, receive, send)
+            if kind == "lifespan" and self.app_scope_name is not None:
+                await self._lifespan(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
+        if self._app_scope is not None:
+            # Requests run in tasks of their own, which do not see the lifespan's context.
+            token = self._twin._adopt(self._app_scope)
+            try:
+                await self._request(scope, receive, send, kind)
+            finally:
+                self._twin._unadopt(token)
+            return
+        await self._request(scope, receive, send, kind)
 
+    async def _request(self, scope: MutableMapping[str, Any], receive: Receive, send: Send, kind: str) -> None:
         request_scope = enter_scope(self._scope, self.name, REQUEST, scope)  # does not await
         if kind != "http":
             try:
@@ -82,6 +113,38 @@ class ScopeMiddleware(ScopeMiddlewareBase):
             await aend_scope(request_scope, ClientDisconnected(), raises=True)
             return
         await aend_scope(request_scope, None, watch.status, self.failure_status)
+
+
+    async def _lifespan(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        """Run the application's lifespan in the application's scope: entered before startup (so
+        the application's own startup code resolves in it), ended before the shutdown is reported
+        complete (with the exception if startup or shutdown failed)."""
+        assert self.app_scope_name is not None
+        app_scope = enter_scope(self._scope, self.app_scope_name, APP, scope)
+        self._app_scope = app_scope
+        ended = False
+
+        async def end(error: Optional[BaseException]) -> None:
+            nonlocal ended
+            if not ended:
+                ended = True
+                self._app_scope = None
+                await aend_scope(app_scope, error)
+
+        async def reporting(message: Message) -> None:
+            kind = message["type"]
+            if kind == "lifespan.shutdown.complete":
+                await end(None)
+            elif kind == "lifespan.startup.failed" or kind == "lifespan.shutdown.failed":
+                await end(RuntimeError(f"{kind}: {message.get('message', '')}"))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, reporting)
+        except BaseException as error:
+            await end(error)
+            raise
+        await end(None)
 
 
 class _ResponseWatch:
