@@ -888,6 +888,37 @@ def enter_scope(make_scope: Callable[..., Any], name: str, key: Any = _NO_KEY, v
     return entered
 
 
+_NOTED = object()  # the scope-value key under which note_error() keeps the request's exception
+_noting = False  # whether note_error() was ever called: the ends look for a noted error only then
+
+
+def note_error(error: BaseException, scope: Any = None) -> None:
+    """Note ``error`` as what ended the request of ``scope`` (by default the current scope), for
+    frameworks that turn an exception into a response before an integration's hook sees it: the
+    scope then ends with it thrown in, whatever the response's status."""
+    global _noting
+    if not isinstance(error, BaseException):
+        raise TypeError(f"note_error() takes the exception that ended the request; got {error!r}")
+    if scope is None:
+        import di_scopes
+
+        scope = di_scopes._twin.current_scope()
+        if scope is None:
+            raise ScopeError(
+                "note_error() found no current scope: call it where the request's scope is "
+                "current, or pass the scope that di_scopes.integration.enter() returned."
+            )
+    scope.set_value(_NOTED, error)
+    _noting = True
+
+
+def _noted(entered: Any, error: Optional[BaseException]) -> Optional[BaseException]:
+    if error is None and _noting:
+        noted: Optional[BaseException] = entered.get_value(_NOTED)
+        return noted
+    return error
+
+
 def ending(error: Optional[BaseException], status: Optional[int], failure_status: Optional[int]) -> Optional[BaseException]:
     """The failure policy: what a scope ends with.
 
@@ -920,6 +951,7 @@ def end_scope(
     framework handled ``error`` and will not raise it itself). Without an ending exception, a
     teardown error propagates (a failed commit is never silent).
     """
+    error = _noted(entered, error)
     exc = ending(error, status, failure_status)
     if exc is None:
         entered.__exit__(None, None, None)
@@ -940,6 +972,8 @@ def aend_scope(
 ) -> Awaitable[None]:
     """``end_scope`` for asynchronous scopes: await the result. Not a coroutine on success, so a
     scope with nothing to await costs no coroutine."""
+    if _noting:
+        error = _noted(entered, error)
     if error is None and (failure_status is None or status is None or status < failure_status):
         return entered.__aexit__(None, None, None)  # type: ignore[no-any-return]  # ending() inlined
     exc = ending(error, status, failure_status)
