@@ -746,7 +746,7 @@ class DoneFuture:
         else:
             self._loop.call_soon(fn, self, context=context)
 
-    def remove_done_callback(self, fn: Callable[[Any], Any]) -> int:
+    def remove_done_callback(self, fn: Callable[[Any], Any], /) -> int:
         """0: callbacks are scheduled at once, not kept."""
         return 0
 
