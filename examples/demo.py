@@ -83,12 +83,14 @@ def get_session(factory: sessionmaker) -> Iterator[Session]:
         session.close()
 
 
+DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite://")
+# One in-memory SQLite database, whatever the thread; other databases take their defaults.
+SQLITE_OPTIONS = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+
+
 class Container(containers.DeclarativeContainer):
     engine = providers.Singleton(
-        create_engine,
-        os.environ.get("DATABASE_URL", "sqlite://"),
-        poolclass=StaticPool,  # one in-memory SQLite database, whatever the thread
-        connect_args={"check_same_thread": False},
+        create_engine, DATABASE_URL, **(SQLITE_OPTIONS if DATABASE_URL.startswith("sqlite") else {})
     )
     session_factory = providers.Singleton(sessionmaker, bind=engine, class_=TrackedSession)
     session = di_scopes.ContextLocalResource(get_session, session_factory)

@@ -93,13 +93,38 @@ def test_flask_example(twin_name, tmp_path):
     assert entries(database) == [(1, -4, "to 2"), (2, 4, "from 1")]  # the 409 left nothing
 
 
+# The calls every web example answers alike, and what it answers (as the Flask example does).
+CALLS = [
+    ("POST", "/accounts", {"owner": "ada", "balance": 10}),
+    ("POST", "/accounts", {"owner": "bob", "balance": 0}),
+    ("POST", "/transfers", {"source": 1, "target": 2, "amount": 4}),
+    ("POST", "/transfers", {"source": 2, "target": 1, "amount": 400}),
+    ("POST", "/transfers", {"source": 1, "target": 99, "amount": 1}),
+    ("POST", "/transfers", {"source": 1, "target": 2, "amount": -5}),
+    ("POST", "/transfers", {"source": 1, "target": 2}),
+    ("GET", "/accounts", None),
+]
+ANSWERS = [
+    [201, {"balance": 10, "id": 1, "owner": "ada"}],
+    [201, {"balance": 0, "id": 2, "owner": "bob"}],
+    [200, {"done": True}],
+    [409, {"detail": "account 2 has 4, needs 400"}],
+    [404, {"detail": "no account 99"}],
+    [422, {"detail": "a transfer moves a positive amount between two accounts"}],
+    [422, {"detail": "missing 'amount'"}],
+    [200, [{"balance": 6, "id": 1, "owner": "ada"}, {"balance": 4, "id": 2, "owner": "bob"}]],
+]
+
+
 def test_django_aiohttp_and_celery_examples(twin_name, tmp_path):
     """The three examples in one child process (Django's settings are per process), each on a
-    database of its own."""
+    database of its own; Django and aiohttp answer the calls as Flask and FastAPI do."""
     script = textwrap.dedent(
         """
         import asyncio, json, os, sys
         import di_scopes
+
+        CALLS = json.loads(sys.argv[1])
 
         def show(*values):
             print(json.dumps(values))
@@ -108,9 +133,12 @@ def test_django_aiohttp_and_celery_examples(twin_name, tmp_path):
         from django.test import Client
         from examples.django_sqlalchemy import app as django_example
         client = Client()
-        post = lambda path, body: client.post(path, json.dumps(body), content_type="application/json")
-        show(post("/accounts", {"owner": "ada", "balance": 10}).status_code, post("/accounts", {"owner": "bob"}).status_code)
-        show(post("/transfers", {"source": 1, "target": 2, "amount": 4}).json(), post("/transfers", {"source": 2, "target": 1, "amount": 400}).status_code)
+        for method, path, body in CALLS:
+            if method == "POST":
+                response = client.post(path, json.dumps(body), content_type="application/json")
+            else:
+                response = client.get(path)
+            show(response.status_code, response.json())
         show(b"".join(client.get("/export").streaming_content).decode())
 
         from aiohttp.test_utils import TestClient, TestServer
@@ -119,11 +147,10 @@ def test_django_aiohttp_and_celery_examples(twin_name, tmp_path):
         async def over_aiohttp():
             app = create_app(database_url="sqlite:///aiohttp.db")
             async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-                statuses = [(await client.post("/accounts", json=body)).status for body in ({"owner": "ada", "balance": 10}, {"owner": "bob"})]
-                statuses.append((await client.post("/transfers", json={"source": 1, "target": 2, "amount": 4})).status)
-                statuses.append((await client.post("/transfers", json={"source": 2, "target": 1, "amount": 400})).status)
-                return statuses, await (await client.get("/accounts")).json()
-        show(*asyncio.run(over_aiohttp()))
+                for method, path, body in CALLS:
+                    response = await client.request(method, path, json=body)
+                    show(response.status, await response.json())
+        asyncio.run(over_aiohttp())
 
         os.environ["DATABASE_URL"] = "sqlite:///celery.db"
         from examples.celery_sqlalchemy import tasks
@@ -138,21 +165,54 @@ def test_django_aiohttp_and_celery_examples(twin_name, tmp_path):
         show(tasks.apply_interest.delay(10).get())
         """
     )
-    env = servers.twin_environment(twin_name)
+    env = servers.twin_environment(twin_name, CELERY_DATA_DIR=str(tmp_path / "celery-data"))
     env.pop("DATABASE_URL", None)
-    lines = subprocess.run(
-        [sys.executable, "-c", script], env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=120, check=True
-    ).stdout.splitlines()
     import json
 
-    assert [json.loads(line) for line in lines] == [
-        [201, 201],
-        [{"done": True}, 409],
-        ["id,owner,balance\n1,ada,6\n2,bob,4\n"],
-        [[201, 201, 200, 409], [{"id": 1, "owner": "ada", "balance": 6}, {"id": 2, "owner": "bob", "balance": 4}]],
-        ["InsufficientFunds"],
-        [10],
-    ]
-    assert entries(tmp_path / "django.db") == [(1, -4, "to 2"), (2, 4, "from 1")]  # the 409 left nothing
+    lines = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(CALLS)],
+        env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=120, check=True,
+    ).stdout.splitlines()
+    shown = [json.loads(line) for line in lines]
+    assert shown[: len(CALLS)] == ANSWERS  # Django
+    assert shown[len(CALLS)] == ["id,owner,balance\n1,ada,6\n2,bob,4\n"]
+    assert shown[len(CALLS) + 1 : 2 * len(CALLS) + 1] == ANSWERS  # aiohttp
+    assert shown[2 * len(CALLS) + 1 :] == [["InsufficientFunds"], [10]]
+    assert entries(tmp_path / "django.db") == [(1, -4, "to 2"), (2, 4, "from 1")]  # the errors left nothing
     assert entries(tmp_path / "aiohttp.db") == [(1, -4, "to 2"), (2, 4, "from 1")]
     assert entries(tmp_path / "celery.db") == [(1, 10, "interest 10%"), (2, 0, "interest 10%")]
+
+
+def test_celery_example_end_to_end_as_documented(twin_name, tmp_path):
+    """The README's two commands: a worker (``celery ... worker``) in one process, tasks sent by
+    ``python -m examples.celery_sqlalchemy.send`` from others, through the shared folder broker."""
+    env = servers.twin_environment(
+        twin_name, CELERY_DATA_DIR=str(tmp_path / "celery-data"), DATABASE_URL=f"sqlite:///{tmp_path / 'bank.db'}"
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "examples.celery_sqlalchemy.tasks", "worker", "--pool=solo",
+         "--loglevel=WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip"],
+        env=env, cwd=str(servers.ROOT), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+    def send(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "examples.celery_sqlalchemy.send", "--timeout", "60", *args],
+            env=env, cwd=str(servers.ROOT), capture_output=True, text=True, timeout=120,
+        )
+
+    try:
+        opened = [send("open", "ada", "100"), send("open", "bob", "0")]
+        interest = send("interest", "10")
+        overdraft = send("transfer", "2", "1", "500")
+    finally:
+        worker.terminate()
+        try:
+            output, _ = worker.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            output, _ = worker.communicate()
+    assert [(r.returncode, r.stdout.strip()) for r in opened] == [(0, "1"), (0, "2")], output
+    assert (interest.returncode, interest.stdout.strip()) == (0, "10"), output
+    assert overdraft.returncode == 1 and "InsufficientFunds" in overdraft.stderr
+    assert entries(tmp_path / "bank.db") == [(1, 10, "interest 10%"), (2, 0, "interest 10%")]

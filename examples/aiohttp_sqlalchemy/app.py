@@ -2,7 +2,8 @@
 
     python -m aiohttp.web -H 127.0.0.1 -P 8080 examples.aiohttp_sqlalchemy.app:create_app
 
-It reuses the FastAPI example's tables, repositories and container, whose session is a sync
+It reuses the FastAPI example's tables, repositories and container, and answers errors as the FastAPI
+example does (JSON; 404, 409, 422). The container's session is a sync
 SQLAlchemy session: the handlers run the repository work in a worker thread
 (``asyncio.to_thread``), which sees the request's scope, and di-scopes closes the session in a
 worker thread too, off the event loop.
@@ -22,7 +23,7 @@ import di_scopes
 import di_scopes.aiohttp
 
 from ..fastapi_sqlalchemy.container import DEFAULT_DATABASE_URL, Container
-from ..fastapi_sqlalchemy.domain import AccountRepository, Base, InsufficientFunds, TransferService
+from ..fastapi_sqlalchemy.domain import AccountRepository, Base, InsufficientFunds, TransferService, UnknownAccount
 
 
 def account_json(account) -> dict:
@@ -62,11 +63,20 @@ async def open_account_handler(request: web.Request) -> web.Response:
 @routes.post("/transfers")
 async def transfer_handler(request: web.Request) -> web.Response:
     body = await request.json()
-    try:
-        await asyncio.to_thread(transfer, int(body["source"]), int(body["target"]), int(body["amount"]))
-    except InsufficientFunds as error:
-        raise web.HTTPConflict(text=str(error)) from None  # raised in the scope: the session rolls back
+    await asyncio.to_thread(transfer, int(body["source"]), int(body["target"]), int(body["amount"]))
     return web.json_response({"done": True})
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler) -> web.StreamResponse:
+    """Answers the domain's errors as JSON, inside the scope: a 4xx status rolls the request's
+    session back, as in the FastAPI example."""
+    try:
+        return await handler(request)
+    except (UnknownAccount, InsufficientFunds, ValueError, KeyError) as error:
+        status = 404 if isinstance(error, UnknownAccount) else 409 if isinstance(error, InsufficientFunds) else 422
+        detail = f"missing {error}" if isinstance(error, KeyError) else str(error)
+        return web.json_response({"detail": detail}, status=status)
 
 
 def create_app(argv: Optional[list] = None, database_url: Optional[str] = None) -> web.Application:
@@ -76,7 +86,7 @@ def create_app(argv: Optional[list] = None, database_url: Optional[str] = None) 
     di_scopes.validate(container)
     Base.metadata.create_all(container.engine())
 
-    app = web.Application()
+    app = web.Application(middlewares=[json_errors])
     app.add_routes(routes)
-    di_scopes.aiohttp.setup(app)  # one scope, one session, per request
+    di_scopes.aiohttp.setup(app)  # first middleware: one scope, one session, per request
     return app

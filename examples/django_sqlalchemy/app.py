@@ -4,7 +4,9 @@
 
 Settings, URLs and views in one module; it reuses the FastAPI example's tables, repositories
 and container. ``di_scopes.django.ScopeMiddleware`` commits the session when the request
-succeeds and rolls it back when the view raises or answers with an error status.
+succeeds and rolls it back when the view raises or answers with an error status. Errors are
+answered the way the FastAPI example answers them: JSON, 404 for an unknown account, 409 for
+insufficient funds, 422 for an invalid request.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from django.urls import path
 import di_scopes
 
 from ..fastapi_sqlalchemy.container import DEFAULT_DATABASE_URL, Container
-from ..fastapi_sqlalchemy.domain import AccountRepository, Base, InsufficientFunds, TransferService
+from ..fastapi_sqlalchemy.domain import AccountRepository, Base, InsufficientFunds, TransferService, UnknownAccount
 
 if not settings.configured:
     settings.configure(
@@ -30,13 +32,35 @@ if not settings.configured:
         SECRET_KEY="example",
         ALLOWED_HOSTS=["127.0.0.1", "localhost", "testserver"],
         ROOT_URLCONF=__name__,
-        MIDDLEWARE=["di_scopes.django.ScopeMiddleware"],  # first: the other middlewares run in the scope
+        MIDDLEWARE=[
+            "di_scopes.django.ScopeMiddleware",  # first: the other middlewares run in the scope
+            f"{__name__}.JSONErrors",
+        ],
     )
     django.setup()
 
 
 def account_json(account) -> dict:
     return {"id": account.id, "owner": account.owner, "balance": account.balance}
+
+
+class JSONErrors:
+    """Answers the domain's errors as JSON; a 4xx status rolls the request's session back."""
+
+    STATUSES = ((UnknownAccount, 404), (InsufficientFunds, 409), (ValueError, 422), (KeyError, 422))
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, error: Exception):
+        for kind, status in self.STATUSES:
+            if isinstance(error, kind):
+                detail = f"missing {error}" if isinstance(error, KeyError) else str(error)
+                return JsonResponse({"detail": detail}, status=status)
+        return None
 
 
 @inject
@@ -50,10 +74,7 @@ def accounts_view(request: HttpRequest, accounts: AccountRepository = Provide[Co
 @inject
 def transfer_view(request: HttpRequest, transfers: TransferService = Provide[Container.transfers]):
     body = json.loads(request.body)
-    try:
-        transfers.transfer(int(body["source"]), int(body["target"]), int(body["amount"]))
-    except InsufficientFunds as error:
-        return JsonResponse({"detail": str(error)}, status=409)  # an error status: the session rolls back
+    transfers.transfer(int(body["source"]), int(body["target"]), int(body["amount"]))
     return JsonResponse({"done": True})
 
 
