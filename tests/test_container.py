@@ -345,3 +345,38 @@ def test_a_subclass_that_overrides_provide_is_called_on_every_resolve(impl):
     with impl.scope():
         assert plain() is plain()
 
+
+
+def test_an_argument_a_container_cannot_copy_is_named_with_the_provider(impl):
+    """The seed issue's ContextLocalResource(transaction, SessionLocal), with a module-level
+    sessionmaker bound to an engine: the error names the scoped provider and what to pass."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    from dependency_injector import errors
+
+    from di_scopes.sqlalchemy import transaction
+
+    engine = create_engine("sqlite://")
+    SessionLocal = sessionmaker(bind=engine)
+
+    class Container(containers.DeclarativeContainer):
+        session = impl.ContextLocalResource(transaction, SessionLocal)
+        keyed = impl.ContextLocalResource(transaction, session_factory=SessionLocal)
+
+    with pytest.raises(errors.NonCopyableArgumentError) as raised:
+        Container()
+    message = str(raised.value)
+    assert message.startswith("ContextLocalResource(transaction) was given an object that cannot be copied")
+    assert "providers.Singleton(sessionmaker, bind=engine)" in message
+    assert "Callable" not in message
+
+    class Fixed(containers.DeclarativeContainer):
+        engine_ = providers.Object(engine)
+        session_factory = providers.Singleton(sessionmaker, bind=engine_)
+        session = impl.ContextLocalResource(transaction, session_factory)
+
+    container = Fixed()
+    with impl.scope():
+        assert container.session().bind is engine
+    engine.dispose()

@@ -148,6 +148,33 @@ def copy_inner(inner: Any) -> Any:
     return copied
 
 
+class NonCopyableArgumentError(errors.NonCopyableArgumentError):
+    """dependency-injector's error for an argument a container cannot copy, naming the scoped
+    provider that was given it, and what to do."""
+
+    def __str__(self) -> str:
+        where = f"keyword argument {self.keyword!r}" if self.keyword else f"argument {self.index}"
+        failure = getattr(self.__cause__, "__cause__", None)  # what copying the argument raised
+        raised = "" if failure is None else f" (copying it raised {type(failure).__name__}: {failure})"
+        return (
+            f"{describe(self.provider)} was given an object that cannot be copied as its {where}"
+            f"{raised}. dependency-injector containers copy their providers' arguments when they are "
+            "instantiated. Pass such an object (an engine, a sessionmaker bound to one) through "
+            "a provider: providers.Singleton(create_engine, url) and "
+            "providers.Singleton(sessionmaker, bind=engine) make it once per container, and "
+            "providers.Object(engine) hands the same object to every container."
+        )
+
+
+def copy_inner_deeply(provider: Any, inner: Any, memo: Any) -> Any:
+    """``providers.deepcopy(inner, memo)``, an error naming ``provider`` if an argument cannot
+    be copied (dependency-injector's names the internal provider that holds the arguments)."""
+    try:
+        return providers.deepcopy(inner, memo)
+    except errors.NonCopyableArgumentError as error:
+        raise NonCopyableArgumentError(provider, index=error.index, keyword=error.keyword) from error
+
+
 def no_provides_message(provider: Any) -> str:
     return (
         f"{public_name(provider)} was resolved, but it has nothing to provide: it was built "

@@ -49,6 +49,7 @@ from ._common import (
     copied_scope_message,
     copy_initialized_message,
     copy_inner,
+    copy_inner_deeply,
     crossed_cycle_message,
     didnt_stop_message,
     didnt_yield_message,
@@ -1806,7 +1807,7 @@ cdef class _ScopedProvider(Provider):
             raise errors.Error(copy_initialized_message(self))
         cdef _ScopedProvider duplicate = type(self)()
         memo[id(self)] = duplicate
-        duplicate._inner = providers.deepcopy(self._inner, memo)
+        duplicate._inner = copy_inner_deeply(self, self._inner, memo)
         duplicate._scope_name = self._scope_name
         self._copy_overridings(duplicate, memo)
         return duplicate

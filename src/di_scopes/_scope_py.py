@@ -58,6 +58,7 @@ from ._common import (
     copied_scope_message,
     copy_initialized_message,
     copy_inner,
+    copy_inner_deeply,
     crossed_cycle_message,
     didnt_stop_message,
     didnt_yield_message,
@@ -877,7 +878,7 @@ class _ScopedProvider(providers.Provider[_T]):
             raise errors.Error(copy_initialized_message(self))
         copied = type(self)()
         memo[id(self)] = copied
-        copied._inner = providers.deepcopy(self._inner, memo)
+        copied._inner = copy_inner_deeply(self, self._inner, memo)
         copied._scope_name = self._scope_name
         self._copy_overridings(copied, memo)
         return copied
