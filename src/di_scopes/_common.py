@@ -162,7 +162,8 @@ class NonCopyableArgumentError(errors.NonCopyableArgumentError):
             "instantiated. Pass such an object (an engine, a sessionmaker bound to one) through "
             "a provider: providers.Singleton(create_engine, url) and "
             "providers.Singleton(sessionmaker, bind=engine) make it once per container, and "
-            "providers.Object(engine) hands the same object to every container."
+            "providers.Object(engine) hands the same object to every container. "
+            "(See \"An argument that cannot be copied\" in di-scopes' troubleshooting guide.)"
         )
 
 
@@ -241,7 +242,26 @@ def check_exception(exc: object, method: str = "close()") -> None:
 
 # Messages -----------------------------------------------------------------------------------
 
+#: Where the sections that ``explained`` names live.
+TROUBLESHOOTING = "docs/troubleshooting.md"
 
+
+def explained(section: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
+    """Make a message function end its message with the troubleshooting section that explains
+    it; the suite checks that every section named exists."""
+
+    def decorate(message: Callable[..., str]) -> Callable[..., str]:
+        @functools.wraps(message)
+        def with_section(*args: Any) -> str:
+            return f'{message(*args)} (See "{section}" in di-scopes\' troubleshooting guide.)'
+
+        with_section.section = section  # type: ignore[attr-defined]
+        return with_section
+
+    return decorate
+
+
+@explained("Resolved outside any scope")
 def no_scope_message(provider: Any) -> str:
     return (
         f"{describe(provider)} was resolved outside any scope. Resolve it inside "
@@ -255,6 +275,7 @@ def no_scope_message(provider: Any) -> str:
     )
 
 
+@explained("Only exclusive scopes are active")
 def only_exclusive_message(provider: Any, current: Any) -> str:
     return (
         f"{describe(provider)} was resolved where the only active scopes are exclusive "
@@ -273,6 +294,7 @@ def scope_chain(scope: Any) -> str:
     return " > ".join(names) if names else "none"
 
 
+@explained("Bound to a scope that is not active")
 def unknown_scope_message(provider: Any, name: str, current: Any) -> str:
     return (
         f"{describe(provider)} is bound to scope {name!r}, but the active scopes are "
@@ -281,6 +303,7 @@ def unknown_scope_message(provider: Any, name: str, current: Any) -> str:
     )
 
 
+@explained("The scope is closed or closing")
 def closed_scope_message(provider: Any, scope: Any) -> str:
     return (
         f"{describe(provider)} was resolved in scope {scope.name!r}, which is closed or closing. "
@@ -290,6 +313,7 @@ def closed_scope_message(provider: Any, scope: Any) -> str:
     )
 
 
+@explained("A provider depends on itself")
 def circular_message(provider: Any) -> str:
     return (
         f"{describe(provider)} depends on itself: creating it resolved it again in the same "
@@ -297,6 +321,7 @@ def circular_message(provider: Any) -> str:
     )
 
 
+@explained("A provider depends on itself")
 def thread_cycle_message(provider: Any) -> str:
     return (
         f"{describe(provider)} depends on itself: code that its creation started in another "
@@ -305,6 +330,7 @@ def thread_cycle_message(provider: Any) -> str:
     )
 
 
+@explained("A provider depends on itself")
 def crossed_cycle_message(provider: Any) -> str:
     return (
         f"{describe(provider)} is being created in another thread that waits, through the "
@@ -313,6 +339,7 @@ def crossed_cycle_message(provider: Any) -> str:
     )
 
 
+@explained("Entering and exiting scopes")
 def reentered_message(scope: Any) -> str:
     return (
         f"scope {scope.name!r} was already entered; a Scope object runs once. Call "
@@ -320,6 +347,7 @@ def reentered_message(scope: Any) -> str:
     )
 
 
+@explained("Entering and exiting scopes")
 def not_entered_message(scope: Any) -> str:
     return (
         f"scope {scope.name!r} was exited without being entered; nothing was closed. Use "
@@ -327,6 +355,7 @@ def not_entered_message(scope: Any) -> str:
     )
 
 
+@explained("Entering and exiting scopes")
 def exited_twice_message(scope: Any) -> str:
     return (
         f"scope {scope.name!r} was exited twice, or after an enclosing scope's exit closed it. "
@@ -334,6 +363,7 @@ def exited_twice_message(scope: Any) -> str:
     )
 
 
+@explained("Entering and exiting scopes")
 def exited_out_of_order_message(scope: Any, inner: Sequence[Any]) -> str:
     names = ", ".join(repr(s.name) for s in inner)
     return (
@@ -343,6 +373,7 @@ def exited_out_of_order_message(scope: Any, inner: Sequence[Any]) -> str:
     )
 
 
+@explained("Entering and exiting scopes")
 def copied_scope_message(scope: Any) -> str:
     return (
         f"{scope!r} cannot be copied or pickled: a scope is one unit of work, shared by reference. "
@@ -362,6 +393,7 @@ def running_on_trio() -> bool:
     return True
 
 
+@explained("Asynchronous resources")
 def no_loop_message(provider: Any) -> str:
     if running_on_trio():
         return (
@@ -376,14 +408,17 @@ def no_loop_message(provider: Any) -> str:
     )
 
 
+@explained("A resource generator must yield once")
 def didnt_yield_message(provider: Any) -> str:
     return f"{describe(provider)}: the resource generator finished without yielding; it must yield once"
 
 
+@explained("A resource generator must yield once")
 def didnt_stop_message(provider: Any) -> str:
     return f"{describe(provider)}: the resource generator yielded again at teardown; it must yield once"
 
 
+@explained("The scope is closed or closing")
 def closed_during_creation_message(provider: Any, scope: Any) -> str:
     return (
         f"{describe(provider)} finished creating after scope {scope.name!r} began closing; it "
@@ -391,6 +426,7 @@ def closed_during_creation_message(provider: Any, scope: Any) -> str:
     )
 
 
+@explained("A scope left open")
 def exit_open_message(scope_name: str, providers: Iterable[Any]) -> str:
     names = ", ".join(describe(p) for p in providers)
     return (
@@ -411,6 +447,7 @@ def warn_open_at_exit(current_scope: Any) -> None:
         scope = scope.parent
 
 
+@explained("A scope left open")
 def gc_open_message(scope_name: str, providers: Iterable[Any]) -> str:
     names = ", ".join(describe(p) for p in providers)
     return (
@@ -419,6 +456,7 @@ def gc_open_message(scope_name: str, providers: Iterable[Any]) -> str:
     )
 
 
+@explained("Asynchronous resources")
 def async_left_message(scope: Any, providers: Sequence[Any]) -> str:
     names = ", ".join(describe(p) for p in providers)
     return (
@@ -428,6 +466,7 @@ def async_left_message(scope: Any, providers: Sequence[Any]) -> str:
     )
 
 
+@explained("Resolved outside any scope")
 def value_outside_scope_message(provider: Any) -> str:
     return (
         f"{describe(provider)} was resolved outside any scope. It injects a value put into the "
@@ -437,6 +476,22 @@ def value_outside_scope_message(provider: Any) -> str:
     )
 
 
+@explained("Writing an integration")
+def no_current_scope_message() -> str:
+    return (
+        "note_error() found no current scope: call it where the request's scope is current, or "
+        "pass the scope that di_scopes.integration.enter() returned."
+    )
+
+
+@explained("validate() reports problems")
+def problems_message(problems: Sequence[str]) -> str:
+    count = len(problems)
+    listing = "\n".join(f"- {problem}" for problem in problems)
+    return f"di_scopes.validate() found {count} problem{'s' if count > 1 else ''}:\n{listing}\n"
+
+
+@explained("No value for a key")
 def no_value_message(provider: Any, scope: Any) -> str:
     key = provider.provides
     return (
@@ -447,6 +502,7 @@ def no_value_message(provider: Any, scope: Any) -> str:
     )
 
 
+@explained("The scope is closed or closing")
 def closed_value_message(scope: Any, key: object) -> str:
     return (
         f"scope {scope.name!r} is closed or closing: no value can be set in it (key {key!r}). "
@@ -931,10 +987,7 @@ def note_error(error: BaseException, scope: Any = None) -> None:
 
         scope = di_scopes._twin.current_scope()
         if scope is None:
-            raise ScopeError(
-                "note_error() found no current scope: call it where the request's scope is "
-                "current, or pass the scope that di_scopes.integration.enter() returned."
-            )
+            raise ScopeError(no_current_scope_message())
     scope.set_value(_NOTED, error)
     _noting = True
 

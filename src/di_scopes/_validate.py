@@ -6,7 +6,7 @@ from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from dependency_injector import providers
 
-from ._common import ScopeError, describe, opened_scope_names
+from ._common import ScopeError, describe, opened_scope_names, problems_message
 from .sqlalchemy import scoped_session_message
 
 __all__ = ["validate"]
@@ -116,9 +116,7 @@ def validate(container: Any, *, scopes: Optional[Iterable[str]] = None) -> None:
                     )
 
     if problems:
-        count = len(problems)
-        listing = "\n".join(f"- {problem}" for problem in problems)
-        raise ScopeError(f"di_scopes.validate() found {count} problem{'s' if count > 1 else ''}:\n{listing}")
+        raise ScopeError(problems_message(problems))
 
 
 def _scoped_session_factories(provider: Any) -> List[Any]:

@@ -23,6 +23,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
 
+from ._common import explained
+
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
     from sqlalchemy.orm import Session
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["async_transaction", "transaction"]  # and, for validate(), is_scoped_session
 
 
+@explained("A scoped_session as the session factory")
 def scoped_session_message(where: str, factory: Any) -> str:
     kind = factory.__name__ if isinstance(factory, type) else type(factory).__name__
     article = "an" if kind[0] in "aeiou" else "a"
