@@ -159,10 +159,12 @@ class NonCopyableArgumentError(errors.NonCopyableArgumentError):
         return (
             f"{describe(self.provider)} was given an object that cannot be copied as its {where}"
             f"{raised}. dependency-injector containers copy their providers' arguments when they are "
-            "instantiated. Pass such an object (an engine, a sessionmaker bound to one) through "
-            "a provider: providers.Singleton(create_engine, url) and "
-            "providers.Singleton(sessionmaker, bind=engine) make it once per container, and "
-            "providers.Object(engine) hands the same object to every container. "
+            "instantiated. Make such an object (an engine, a sessionmaker bound to one) with "
+            "providers, so that each container makes its own: engine = "
+            "providers.Singleton(create_engine, url), then session_factory = "
+            "providers.Singleton(sessionmaker, bind=engine), the engine given as that provider, "
+            "not as a module-level engine; or hand every container the same object with "
+            "providers.Object(obj). "
             "(See \"An argument that cannot be copied\" in di-scopes' troubleshooting guide.)"
         )
 
