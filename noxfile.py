@@ -68,6 +68,7 @@ SDIST_REQUIRED = {
     "LICENSE",
     "MANIFEST.in",
     "README.md",
+    "conftest.py",
     "constraints/build.txt",
     "examples/demo.py",
     "pyproject.toml",

@@ -1,5 +1,7 @@
 """A request scope for Django: a middleware, sync and async capable.
 
+Put it first in ``MIDDLEWARE``, so that the other middlewares run in the scope::
+
     MIDDLEWARE = [
         "di_scopes.django.ScopeMiddleware",   # first, so the other middlewares run in the scope
         ...
@@ -20,7 +22,7 @@ Each request runs in a scope named ``scope_name`` (default ``"request"``):
   synchronous).
 
 The ``HttpRequest`` is the scope's ``di_scopes.REQUEST`` value, for
-``di_scopes.ScopeValue(di_scopes.REQUEST)``. Change the settings in a subclass:
+``di_scopes.ScopeValue(di_scopes.REQUEST)``. Change the settings in a subclass::
 
     class ScopeMiddleware(di_scopes.django.ScopeMiddleware):
         failure_status = 500

@@ -5,7 +5,7 @@ dependency-injector's own style works unchanged with di-scopes' providers: ``@in
 or ``Annotated`` form, for async and ``def`` endpoints and sub-dependencies. But FastAPI runs each
 ``Depends(Provide[...])`` through its thread pool, since the marker is a sync callable.
 
-``inject`` from this module is the fast path, spelled the same way: change the import.
+``inject`` from this module is the fast path, spelled the same way: change the import. ::
 
     from di_scopes.fastapi import inject
 

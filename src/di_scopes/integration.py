@@ -2,7 +2,7 @@
 
 Every integration di-scopes ships (ASGI, WSGI, Flask, Django, aiohttp, Celery, the pytest plugin)
 opens and ends its scopes through these functions, so the failure policy is the same everywhere.
-An integration for another framework is its request hooks calling them:
+An integration for another framework is its request hooks calling them::
 
     from di_scopes import integration
 

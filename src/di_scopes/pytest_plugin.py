@@ -1,7 +1,7 @@
 """A pytest plugin: run a test in a fresh scope, torn down with the test's outcome.
 
 Installed with di-scopes and registered through the ``pytest11`` entry point; nothing happens
-until a test asks for it, with a fixture or a marker:
+until a test asks for it, with a fixture or a marker::
 
     def test_transfer(di_scope):                 # a fresh "request" scope around the test
         ...
