@@ -37,7 +37,12 @@ if app.conf.broker_url.startswith("filesystem"):
     queue, processed = os.path.join(DATA, "queue"), os.path.join(DATA, "processed")
     for folder in (queue, processed, os.path.join(DATA, "results")):
         os.makedirs(folder, exist_ok=True)
-    app.conf.broker_transport_options = {"data_folder_in": queue, "data_folder_out": queue, "processed_folder": processed}
+    app.conf.broker_transport_options = {
+        "data_folder_in": queue,
+        "data_folder_out": queue,
+        "processed_folder": processed,
+        "control_folder": os.path.join(DATA, "control"),  # kombu's default: ./control
+    }
 
 
 @app.task
