@@ -110,6 +110,7 @@ def worker(app):
         stopped.set()
 
 
+@pytest.mark.slow
 def test_real_worker(twin):
     app, log, (add, fail, flaky) = build(twin, broker_transport_options={"polling_interval": 0.01})
     with worker(app):

@@ -538,6 +538,7 @@ def both_twins(request):
     return importlib.import_module("di_scopes._scope_c"), importlib.import_module("di_scopes._scope_py")
 
 
+@pytest.mark.slow
 @settings(
     max_examples=EXAMPLES,
     deadline=None,

@@ -54,6 +54,7 @@ def sessions_container(twin, log):
 # ASGI: FastAPI under uvicorn ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_client_gone_mid_stream_rolls_back_under_uvicorn(twin):
     from dependency_injector import wiring
     from fastapi import Depends, FastAPI
@@ -203,6 +204,7 @@ def django_app(twin):
     return application.wsgi_application(), log
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("framework", ["wsgi", "flask", "django"])
 def test_a_client_gone_mid_stream_rolls_back_under_a_wsgi_server(twin, framework):
     app, log = {"wsgi": plain_wsgi_app, "flask": flask_app, "django": django_app}[framework](twin)
@@ -227,6 +229,7 @@ def test_a_wsgi_body_produced_to_the_end_commits_without_close(twin):
 # aiohttp on its own server ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_client_gone_mid_stream_rolls_back_under_aiohttp(twin):
     from aiohttp import web
 

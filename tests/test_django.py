@@ -119,6 +119,7 @@ def fetch_all(url):
         return [(r.status_code, r.text) for r in (client.get(p) for p in ("/ok", "/status/409", "/raise", "/stream"))]
 
 
+@pytest.mark.slow
 def test_real_wsgi_server(log):
     server = make_server("127.0.0.1", 0, WSGIHandler(), server_class=WSGIServer, handler_class=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -139,6 +140,7 @@ def test_real_wsgi_server(log):
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators")
 def test_real_asgi_server(log):
     import uvicorn

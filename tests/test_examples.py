@@ -8,8 +8,12 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 import bank
 import servers
+
+pytestmark = pytest.mark.slow
 
 
 def entries(path):

@@ -241,6 +241,7 @@ def test_an_interrupt_in_a_teardown_propagates_as_itself_after_every_teardown(im
         assert raised.value.code == 3
 
 
+@pytest.mark.slow
 def test_sys_exit_in_a_teardown_exits_with_its_status(impl, tmp_path):
     import subprocess
     import sys
@@ -473,6 +474,7 @@ def test_validate_names_dependency_injectors_own_context_local_resource(twin):
     assert "`scoped`" not in message
 
 
+@pytest.mark.slow
 def test_a_scope_left_open_at_exit_is_reported_alike_by_both_twins(impl):
     import subprocess
     import sys

@@ -522,6 +522,7 @@ def traces(twin: Any, program: Dict[str, Any], fast: Any = None, di: Any = None)
 # The tests --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @settings(
     max_examples=EXAMPLES,
     deadline=None,

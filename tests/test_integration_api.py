@@ -20,6 +20,7 @@ from di_scopes import integration
 HERE = Path(__file__).parent
 
 
+@pytest.mark.slow
 def test_sanic_on_its_own_server(twin_name):
     pytest.importorskip("sanic")
     port = servers.free_port()

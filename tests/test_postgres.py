@@ -14,6 +14,8 @@ import bank
 import servers
 from di_scopes.sqlalchemy import async_transaction
 
+pytestmark = pytest.mark.slow
+
 
 def query(url, sql):
     """Read the database through a connection of its own."""

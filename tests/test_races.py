@@ -58,6 +58,7 @@ def test_a_waiter_is_woken_when_the_creation_ends_as_it_gets_ready_to_wait(impl,
         assert [results.get_nowait(), results.get_nowait()] == ["session", "session"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("interval", [1e-4, 1e-6], ids=["1e-4", "1e-6"])
 def test_threads_racing_for_the_first_resolve_never_hang(impl, interval):
     """32 threads resolve one provider at once, round after round, with a tiny switch interval."""

@@ -154,6 +154,7 @@ def test_a_failed_creation_is_retried_by_the_waiting_threads(impl):
     assert len(attempts) == 2
 
 
+@pytest.mark.slow
 def test_a_thread_that_comes_to_wait_as_the_creation_ends_is_not_left_waiting(impl):
     """A thread finds the creation pending and registers to wait just after it has ended: it
     must not wait forever. Short creations, many threads and a tiny switch interval make that

@@ -297,6 +297,7 @@ def test_taskiq_resolves_its_own_dependencies_beside_the_markers(twin, container
     assert log == ["open 1", "commit 1"]
 
 
+@pytest.mark.slow
 def test_arq_runs_a_decorated_job_on_a_real_redis(twin, container, log, redis_url):
     pytest.importorskip("arq")
     from arq import create_pool

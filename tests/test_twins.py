@@ -56,6 +56,7 @@ def test_exports_come_from_the_active_twin():
     assert di_scopes.ScopeError is twin.ScopeError
 
 
+@pytest.mark.slow
 def test_environment_variable_selects_the_pure_twin():
     out = run_python(
         """
@@ -67,6 +68,7 @@ def test_environment_variable_selects_the_pure_twin():
     assert out == "python di_scopes._scope_py"
 
 
+@pytest.mark.slow
 def test_zero_does_not_disable_extensions(request):
     if not c_extensions_expected(request.config):
         pytest.skip("needs the compiled twin, deselected by --no-c-extensions")
@@ -215,6 +217,7 @@ def test_both_twins_tell_the_same_story(request):
     assert "value missing: ScopeError" in c and "value in closed scope: ScopeError" in c
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sysconfig.get_config_var("Py_GIL_DISABLED"), reason="free-threaded CPython only")
 def test_on_free_threaded_python_only_dependency_injector_asks_for_the_gil(request):
     """The compiled twin declares free-threading support; dependency-injector does not yet, so

@@ -12,6 +12,7 @@ import pytest
 HERE = Path(__file__).parent
 
 
+@pytest.mark.slow
 def test_user_code_type_checks_strictly():
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(HERE / "typing")],
@@ -22,6 +23,7 @@ def test_user_code_type_checks_strictly():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_package_is_strictly_typed(tmp_path):
     """The package's own annotations (the pure twin, the stub of the compiled one, the
     integrations) pass ``mypy --strict``. Checked on a copy: mypy refuses to check files inside
@@ -45,6 +47,7 @@ def test_package_is_strictly_typed(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_compiled_twin_stub_matches_the_compiled_module(request, tmp_path):
     """``mypy.stubtest``: the stub of the compiled twin says what the module has, name by name,
     down to final classes and disjoint bases. Run where the installed package lives, so that
@@ -83,6 +86,7 @@ def test_compiled_twin_stub_names_every_public_name_of_the_pure_twin():
         assert f'"{name}"' in stub, name
 
 
+@pytest.mark.slow
 def test_user_code_type_checks_under_pyright_strict():
     """The same user-style code under pyright's strict mode (basedpyright, which ships its own
     Node.js on PyPI: the npm registry is not needed)."""

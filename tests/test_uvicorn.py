@@ -9,9 +9,12 @@ import threading
 import time
 
 import httpx
+import pytest
 import uvicorn
 
 import fastapi_app
+
+pytestmark = pytest.mark.slow
 
 
 class ServerThread:

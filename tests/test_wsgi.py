@@ -116,6 +116,7 @@ class QuietHandler(WSGIRequestHandler):
         pass
 
 
+@pytest.mark.slow
 def test_real_wsgi_server(app):
     server = make_server("127.0.0.1", 0, app, server_class=WSGIServer, handler_class=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
