@@ -15,7 +15,7 @@ from typing import Any, Dict
 
 from sybil import Sybil
 from sybil.integration.pytest import SybilItem
-from sybil.parsers.myst import CodeBlockParser
+from sybil.parsers.myst import CodeBlockParser, SkipParser
 
 
 def _setup(namespace: Dict[str, Any]) -> None:
@@ -26,6 +26,11 @@ def _setup(namespace: Dict[str, Any]) -> None:
     sys.modules[name] = module
     module.ask = _ask  # for the hidden checks
     namespace["__document_module__"] = module
+    # For `<!-- skip: start if(not DEPENDENCY_INJECTOR_HAS_CONTEXT_LOCAL, reason=...) -->`:
+    # dependency-injector's own ContextLocal* providers arrived in 4.46.
+    from dependency_injector import providers
+
+    namespace["DEPENDENCY_INJECTOR_HAS_CONTEXT_LOCAL"] = hasattr(providers, "ContextLocalResource")
 
 
 def _ask(app: Any, *requests: Any) -> list:
@@ -85,7 +90,7 @@ def _traceback_filter(self: SybilItem, excinfo: Any) -> Any:
 SybilItem._traceback_filter = _traceback_filter  # type: ignore[method-assign]
 
 pytest_collect_file = Sybil(
-    parsers=[CodeBlockParser(language="python", evaluator=_evaluate)],
+    parsers=[CodeBlockParser(language="python", evaluator=_evaluate), SkipParser()],
     patterns=["README.md", "docs/*.md", "docs/**/*.md"],
     excludes=["docs/benchmarks.md", "docs/_build/*"],
     setup=_setup,
