@@ -83,9 +83,10 @@ def test_async_di_scopes_app_commits_one_shared_session_per_request(name: str, t
     if twin == "c" and os.environ.get("DI_SCOPES_NO_EXTENSIONS", "") not in ("", "0"):
         pytest.skip("compiled twin disabled by DI_SCOPES_NO_EXTENSIONS")
     import di_scopes
+    from di_scopes import _select
 
     impl = importlib.import_module(f"di_scopes._scope_{twin}")
-    monkeypatch.setattr(di_scopes, "_twin", impl)
+    monkeypatch.setattr(_select, "_active", impl)
     monkeypatch.setattr(di_scopes, "ContextLocalResource", impl.ContextLocalResource)
     check(name)
 

@@ -54,9 +54,9 @@ def impl(request: pytest.FixtureRequest):
 @pytest.fixture
 def twin(impl, monkeypatch):
     """``impl``, also made the twin that the integrations (asgi, wsgi, fastapi) build on."""
-    import di_scopes
+    from di_scopes import _select
 
-    monkeypatch.setattr(di_scopes, "_twin", impl)
+    monkeypatch.setattr(_select, "_active", impl)
     return impl
 
 

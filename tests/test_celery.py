@@ -9,6 +9,7 @@ from celery import Celery
 from dependency_injector import containers, providers
 
 import di_scopes
+from di_scopes import _select
 from di_scopes.celery import ScopedTask
 from fastapi_app import Log, Repository, tracked_resource
 
@@ -34,7 +35,7 @@ def build(twin, **conf):
     def add(x, y):
         session = container.session()
         assert container.repository().session is session
-        return [x + y, session.number, container.task().request.id is not None, di_scopes._twin.current_scope().name]
+        return [x + y, session.number, container.task().request.id is not None, _select.active().current_scope().name]
 
     @app.task(name=f"{prefix}.fail")
     def fail():
@@ -69,7 +70,7 @@ def test_eager_runs(twin):
     with pytest.raises(LookupError):
         fail.delay().get()
     assert ended(log) == [(["commit"], 1), (["commit"], 1), (["rollback LookupError"], 1)]
-    assert di_scopes._twin.current_scope() is None
+    assert _select.active().current_scope() is None
 
 
 def test_eager_retry_is_thrown_in(twin):

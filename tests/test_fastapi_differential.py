@@ -554,23 +554,23 @@ def test_a_known_program_runs_the_same_way(twin: Any) -> None:
 def test_the_comparison_sees_a_planted_difference(twin: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Positive controls: the comparison fails on a fast path with a known bug planted."""
     # 1. The historical bug: a Factory over a Factory built at once latched to sync mode.
-    from di_scopes import _graph
+    from di_scopes import _scope_py, _select
 
     if twin.__name__.endswith("_scope_py"):
-        original = _graph._State.take
+        original = _scope_py._GraphState.take
 
         def take_without_propagation(self: Any, provider: Any, values: Any, key: Any) -> Any:
             asynchronous = self.asynchronous
             value = original(self, provider, values, key)
-            if _graph._builds(provider) and not _graph._is_future_or_coroutine(value):
+            if _scope_py._builds(provider) and not _scope_py._is_future_or_coroutine(value):
                 self.asynchronous = asynchronous  # forget that its call would have been a future
             return value
 
-        monkeypatch.setattr(_graph._State, "take", take_without_propagation)
+        monkeypatch.setattr(_scope_py._GraphState, "take", take_without_propagation)
         fast, di = traces(twin, SERVICE_FROM_REPOSITORY)
         assert fast != di
         monkeypatch.undo()
-        monkeypatch.setattr(__import__("di_scopes"), "_twin", twin)
+        monkeypatch.setattr(_select, "_active", twin)
 
     # 2. An injector that leaves one provider's async mode other than a call would.
     def unlatching(fn: Any) -> Any:

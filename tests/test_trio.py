@@ -85,10 +85,10 @@ async def test_a_starlette_app_with_a_def_endpoint_on_either_backend(impl, anyio
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
 
-    import di_scopes
+    from di_scopes import _select
     from di_scopes.asgi import ScopeMiddleware
 
-    monkeypatch.setattr(di_scopes, "_twin", impl)
+    monkeypatch.setattr(_select, "_active", impl)
     log = []
     session = impl.ContextLocalResource(sync_session(log))
 

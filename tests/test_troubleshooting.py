@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from dependency_injector import containers
 
-from di_scopes import _common
+from di_scopes import _errors
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "src" / "di_scopes"
@@ -21,10 +21,10 @@ def guide_sections() -> set[str]:
 
 
 def explained_functions() -> dict[str, str]:
-    """The message functions of _common that name a section: their name -> the section."""
+    """The message functions of _errors that name a section: their name -> the section."""
     return {
         name: value.section
-        for name, value in vars(_common).items()
+        for name, value in vars(_errors).items()
         if callable(value) and hasattr(value, "section")
     }
 
@@ -68,11 +68,11 @@ def test_messages_name_their_section(twin):
         session = twin.ContextLocalResource(get_session)
 
     container = Container()
-    with pytest.raises(_common.ScopeError) as outside:
+    with pytest.raises(_errors.ScopeError) as outside:
         container.session()
     with twin.scope("request") as scope:
         pass
-    with pytest.raises(_common.ScopeError) as closed:
+    with pytest.raises(_errors.ScopeError) as closed:
         scope.set_value("key", "value")
     sections = guide_sections()
     for error, section in ((outside, "Resolved outside any scope"), (closed, "The scope is closed or closing")):

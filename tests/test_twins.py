@@ -76,6 +76,60 @@ def test_zero_does_not_disable_extensions(request):
     assert out == "cython"
 
 
+def test_a_dependency_injector_laid_out_otherwise_gets_the_pure_twin_with_a_warning(request):
+    """The compiled twin reads dependency-injector's Factory at C level and checks, at import,
+    that what it reads is what the Factory's properties give. A dependency-injector whose Factory
+    answers otherwise (here a Factory whose ``args`` adds an argument) must not be read wrongly:
+    the import falls back to the pure twin, says so, and the pure twin works."""
+    if not c_extensions_expected(request.config):
+        pytest.skip("needs the compiled twin, deselected by --no-c-extensions")
+    out = run_python(
+        """
+        import warnings
+
+        from dependency_injector import containers, providers
+
+
+        class Factory(providers.Factory):
+            # A subclass that Cython's import of the cimported type accepts (the type's C
+            # methods table), whose Python view of the injections differs from its C fields.
+            __pyx_vtable__ = providers.Factory.__pyx_vtable__
+
+            @property
+            def args(self):
+                return ("moved",) + super().args
+
+
+        providers.Factory = Factory  # what the compiled twin's layout check builds and reads
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            import di_scopes
+
+        print(di_scopes.IMPLEMENTATION)
+        (warning,) = [w for w in caught if "compiled twin" in str(w.message)]
+        print(warning.category.__name__)
+        print(warning.message)
+
+
+        def session():
+            yield "session"
+
+
+        class Container(containers.DeclarativeContainer):
+            session = di_scopes.ContextLocalResource(session)
+
+
+        with di_scopes.scope():
+            print(Container().session())
+        """
+    )
+    implementation, category, message, resolved = out.splitlines()
+    assert (implementation, category, resolved) == ("python", "RuntimeWarning", "session")
+    assert "pure-Python twin" in message and "four times" in message
+    assert "--no-binary di-scopes" in message and "dependency-injector>=" in message
+
+
 # Parity -------------------------------------------------------------------------------------
 
 

@@ -8,6 +8,16 @@ from dependency_injector.wiring import Provide
 
 import di_scopes
 from di_scopes import ScopeError, validate
+from di_scopes._shared import forget_opened_scope_names
+
+
+@pytest.fixture(autouse=True)
+def fresh_scope_names():
+    """validate() knows the scope names opened so far in the process: each test starts afresh,
+    so that no test passes on a name another one opened."""
+    forget_opened_scope_names()
+    yield
+    forget_opened_scope_names()
 
 
 class Repository:

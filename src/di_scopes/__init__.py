@@ -11,12 +11,13 @@ torn down in reverse creation order, with the scope's exception thrown in, when 
 
 from __future__ import annotations
 
-import os
-import platform
-import warnings
 from typing import TYPE_CHECKING
 
-from ._common import APP, DEFAULT_SCOPE_NAME, REQUEST, TASK, ClientDisconnected, ErrorResponse, ScopeError
+from ._errors import ClientDisconnected, ErrorResponse, NonCopyableArgumentError, ScopeError
+
+from ._integration_core import APP, REQUEST, TASK
+
+from ._shared import DEFAULT_SCOPE_NAME
 from ._validate import validate
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "DoneFuture",
     "ErrorResponse",
     "IMPLEMENTATION",
+    "NonCopyableArgumentError",
     "REQUEST",
     "Scope",
     "ScopeError",
@@ -42,13 +44,7 @@ __version__ = "0.1.0"
 
 IMPLEMENTATION: str
 
-
-def _extensions_disabled() -> bool:
-    return os.environ.get("DI_SCOPES_NO_EXTENSIONS", "") not in ("", "0")
-
-
 if TYPE_CHECKING:
-    from . import _scope_py as _twin
     from ._scope_py import (
         ContextLocalResource,
         ContextLocalSingleton,
@@ -61,21 +57,9 @@ if TYPE_CHECKING:
 
     IMPLEMENTATION = "python"
 else:
-    _twin = None
-    if not _extensions_disabled() and platform.python_implementation() == "CPython":
-        try:
-            from . import _scope_c as _twin
-        except ImportError:  # not built: a pure install, or a build without a compiler
-            pass
-        except ValueError as error:  # built against a dependency-injector with another layout
-            warnings.warn(
-                f"di_scopes: the compiled twin does not match the installed dependency-injector "
-                f"({error}); using the pure-Python twin. Reinstall di-scopes to rebuild it.",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-    if _twin is None:
-        from . import _scope_py as _twin
+    from ._select import active as _active
+
+    _twin = _active()
     IMPLEMENTATION = "cython" if _twin.__name__.endswith("_scope_c") else "python"
     ContextLocalResource = _twin.ContextLocalResource
     ContextLocalSingleton = _twin.ContextLocalSingleton
@@ -84,3 +68,4 @@ else:
     ScopeValue = _twin.ScopeValue
     current_scope = _twin.current_scope
     scope = _twin.scope
+    del _twin, _active

@@ -26,8 +26,8 @@ from typing_extensions import disjoint_base
 
 from dependency_injector import providers
 
-from ._common import DEFAULT_SCOPE_NAME as DEFAULT_SCOPE_NAME
-from ._common import ScopeError as ScopeError
+from ._shared import DEFAULT_SCOPE_NAME as DEFAULT_SCOPE_NAME
+from ._errors import ScopeError as ScopeError
 
 __all__ = [
     "ContextLocalResource",

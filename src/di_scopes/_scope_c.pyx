@@ -33,23 +33,14 @@ from types import AsyncGeneratorType
 
 from dependency_injector import errors, providers, wiring
 
-from ._common import (
-    CREATION_ENDED,
-    DEFAULT_SCOPE_NAME,
+from ._errors import (
     ScopeError,
-    bind_scope_name,
-    check_exception,
-    check_exclusive,
-    check_provides,
-    check_scope_name,
     circular_message,
     closed_during_creation_message,
     closed_scope_message,
     closed_value_message,
     copied_scope_message,
     copy_initialized_message,
-    copy_inner,
-    copy_inner_deeply,
     crossed_cycle_message,
     didnt_stop_message,
     didnt_yield_message,
@@ -57,7 +48,6 @@ from ._common import (
     exited_out_of_order_message,
     exited_twice_message,
     gc_open_message,
-    in_teardown_thread,
     no_loop_message,
     no_provides_message,
     no_scope_message,
@@ -65,15 +55,27 @@ from ._common import (
     not_entered_message,
     only_exclusive_message,
     reentered_message,
-    report_teardown,
     represent,
-    scoped_function,
-    _Resumption,
-    resume_in_task,
-    start,
     thread_cycle_message,
     unknown_scope_message,
     value_outside_scope_message,
+)
+
+from ._shared import (
+    CREATION_ENDED,
+    DEFAULT_SCOPE_NAME,
+    _Resumption,
+    check_exception,
+    check_exclusive,
+    check_provides,
+    check_scope_name,
+    copy_inner,
+    copy_inner_deeply,
+    in_teardown_thread,
+    report_teardown,
+    resume_in_task,
+    scoped_function,
+    start,
     warn_open_at_exit,
 )
 
@@ -107,244 +109,11 @@ cdef enum:
     PYGEN_NEXT = 1
     AGEN_ENDED = 2  # _agen_step: the async generator finished
 
-cdef extern from *:
-    """
-    /* Steps an async generator: __ds_anext(agen) is agen.__anext__() through the type's slot, and
-       __ds_agen_step sends None into that awaitable (or into an athrow()). It returns PYGEN_NEXT
-       when the step suspended on *presult, PYGEN_RETURN when the generator yielded *presult, 2
-       when it finished, or -1 with the error set. A finished generator's StopAsyncIteration is
-       cleared while it is still only a type: caught by an except clause it would be created as an
-       object and given a traceback entry, with a frame object, on every teardown. */
-    static PyObject *__ds_anext(PyObject *agen) {
-        return Py_TYPE(agen)->tp_as_async->am_anext(agen);
-    }
-    static int __ds_agen_step(PyObject *step, PyObject **presult) {
-        int status = PyIter_Send(step, Py_None, presult);
-        if (status == PYGEN_ERROR && PyErr_ExceptionMatches(PyExc_StopAsyncIteration)) {
-            PyErr_Clear();
-            *presult = NULL;
-            return 2;
-        }
-        return status;
-    }
-    """
+cdef extern from "_scope_c.h":
     object _anext "__ds_anext"(object agen)
     int _agen_step "__ds_agen_step"(object step, PyObject** presult) except -1
 
-cdef extern from *:
-    """
-    /* _Ready: an awaitable that is already finished with a value: what __aenter__, and an
-       __aexit__ or aclose() that finished without suspending, return. The pure twin's
-       counterpart is _common.Ready; a coroutine or a Future would cost an allocation of a
-       tracked object, a frame or an event-loop call. Awaiting it never suspends: am_send (3.10,
-       3.11) returns the value, tp_iternext (3.12+) raises StopIteration(value), or stops with
-       None without an exception. */
-    typedef struct { PyObject_HEAD PyObject *value; } __ds_ready_object;
-    static PyTypeObject *__ds_ready_type = NULL;
-
-    static void __ds_ready_dealloc(PyObject *self) {
-        PyTypeObject *tp = Py_TYPE(self);
-        Py_CLEAR(((__ds_ready_object *)self)->value);
-        tp->tp_free(self);
-        Py_DECREF(tp);
-    }
-    static PyObject *__ds_ready_await(PyObject *self) {
-        Py_INCREF(self);
-        return self;
-    }
-    static PyObject *__ds_ready_next(PyObject *self) {
-        PyObject *value = ((__ds_ready_object *)self)->value, *stop;
-        if (value == Py_None) return NULL;
-        stop = PyObject_CallOneArg(PyExc_StopIteration, value);  /* a tuple stays one value */
-        if (stop == NULL) return NULL;
-        PyErr_SetObject(PyExc_StopIteration, stop);
-        Py_DECREF(stop);
-        return NULL;
-    }
-    static PySendResult __ds_ready_send(PyObject *self, PyObject *arg, PyObject **presult) {
-        PyObject *value = ((__ds_ready_object *)self)->value;
-        Py_INCREF(value);
-        *presult = value;
-        return PYGEN_RETURN;
-    }
-    static PyType_Slot __ds_ready_slots[] = {
-        {Py_tp_dealloc, (void *)__ds_ready_dealloc},
-        {Py_am_await, (void *)__ds_ready_await},
-        {Py_am_send, (void *)__ds_ready_send},
-        {Py_tp_iter, (void *)__ds_ready_await},
-        {Py_tp_iternext, (void *)__ds_ready_next},
-        {0, NULL},
-    };
-    static PyType_Spec __ds_ready_spec = {
-        "di_scopes._scope_c._Ready", sizeof(__ds_ready_object), 0,
-        Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
-        __ds_ready_slots,
-    };
-
-    static int __ds_ready_init(void) {
-        __ds_ready_type = (PyTypeObject *)PyType_FromSpec(&__ds_ready_spec);
-        return __ds_ready_type == NULL ? -1 : 0;
-    }
-    static PyObject *__ds_ready_new(PyObject *value) {
-        __ds_ready_object *self = PyObject_New(__ds_ready_object, __ds_ready_type);
-        if (self == NULL) return NULL;
-        Py_INCREF(value);
-        self->value = value;
-        return (PyObject *)self;
-    }
-
-    /* DoneFuture: what an async scoped provider hands out for its instance, a future that is
-       already finished with it. Awaiting it never suspends (the same protocol as _Ready), and
-       asyncio.isfuture() accepts it (dependency-injector's Factory then gathers it as a future):
-       done(), result(), exception(), cancelled(), cancel(), add_done_callback() (scheduled on
-       its loop, as a finished asyncio.Future schedules it), remove_done_callback() and
-       get_loop() (the loop that ran when it was made, as an asyncio.Future's). The pure twin's
-       counterpart is _common.DoneFuture. Its value is where _Ready keeps its own. */
-    typedef struct { PyObject_HEAD PyObject *value; PyObject *loop; } __ds_done_object;
-    static PyTypeObject *__ds_done_type = NULL;
-    static PyObject *__ds_running_loop = NULL;  /* asyncio.get_running_loop */
-    static PyObject *__ds_call_soon = NULL;     /* "call_soon" */
-    static PyObject *__ds_context_kw = NULL;    /* ("context",) */
-
-    static int __ds_done_traverse(PyObject *self, visitproc visit, void *arg) {
-        Py_VISIT(((__ds_done_object *)self)->value);
-        Py_VISIT(((__ds_done_object *)self)->loop);
-        return 0;
-    }
-    static int __ds_done_clear(PyObject *self) {
-        Py_CLEAR(((__ds_done_object *)self)->value);
-        Py_CLEAR(((__ds_done_object *)self)->loop);
-        return 0;
-    }
-    static void __ds_done_dealloc(PyObject *self) {
-        PyTypeObject *tp = Py_TYPE(self);
-        PyObject_GC_UnTrack(self);
-        Py_CLEAR(((__ds_done_object *)self)->value);
-        Py_CLEAR(((__ds_done_object *)self)->loop);
-        tp->tp_free(self);
-        Py_DECREF(tp);
-    }
-    static PyObject *__ds_done_true(PyObject *self, PyObject *unused) { Py_RETURN_TRUE; }
-    static PyObject *__ds_done_false(PyObject *self, PyObject *unused) { Py_RETURN_FALSE; }
-    static PyObject *__ds_done_none(PyObject *self, PyObject *unused) { Py_RETURN_NONE; }
-    static PyObject *__ds_done_result(PyObject *self, PyObject *unused) {
-        PyObject *value = ((__ds_ready_object *)self)->value;
-        Py_INCREF(value);
-        return value;
-    }
-    static PyObject *__ds_done_cancel(PyObject *self, PyObject *args, PyObject *kwds) {
-        static char *kwlist[] = {"msg", NULL};
-        PyObject *msg = Py_None;
-        if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:cancel", kwlist, &msg)) return NULL;
-        Py_RETURN_FALSE;  /* finished: nothing to cancel */
-    }
-    static PyObject *__ds_done_loop(PyObject *self) {  /* a new reference, or NULL */
-        PyObject *loop = ((__ds_done_object *)self)->loop;
-        if (loop == NULL) return PyObject_CallNoArgs(__ds_running_loop);
-        Py_INCREF(loop);
-        return loop;
-    }
-    static PyObject *__ds_done_get_loop(PyObject *self, PyObject *unused) {
-        return __ds_done_loop(self);
-    }
-    static PyObject *__ds_done_add_callback(PyObject *self, PyObject *args, PyObject *kwds) {
-        static char *kwlist[] = {"", "context", NULL};
-        PyObject *fn, *context = Py_None, *loop, *result, *stack[4];
-        if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$O:add_done_callback", kwlist, &fn, &context))
-            return NULL;
-        loop = __ds_done_loop(self);
-        if (loop == NULL) return NULL;
-        stack[0] = loop; stack[1] = fn; stack[2] = self; stack[3] = context;
-        result = PyObject_VectorcallMethod(__ds_call_soon, stack, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET,
-                                           context == Py_None ? NULL : __ds_context_kw);
-        Py_DECREF(loop);
-        if (result == NULL) return NULL;
-        Py_DECREF(result);
-        Py_RETURN_NONE;
-    }
-    static PyObject *__ds_done_remove_callback(PyObject *self, PyObject *fn) {
-        return PyLong_FromLong(0);  /* a callback of a finished future is scheduled, not kept */
-    }
-    static PyObject *__ds_done_blocking(PyObject *self, void *closure) { Py_RETURN_FALSE; }
-    static PyObject *__ds_attribute_error = NULL;  /* _common.done_future_attribute_error */
-    /* A name the type lacks, most often an `await` forgotten before a resolve, gets an
-       AttributeError that says so (the pure twin's DoneFuture.__getattr__). */
-    static PyObject *__ds_done_getattro(PyObject *self, PyObject *name) {
-        PyObject *result = PyObject_GenericGetAttr(self, name), *error;
-        if (result != NULL || !PyErr_ExceptionMatches(PyExc_AttributeError)) return result;
-        PyErr_Clear();
-        error = PyObject_CallFunctionObjArgs(__ds_attribute_error, ((__ds_done_object *)self)->value, name, self, NULL);
-        if (error == NULL) return NULL;
-        PyErr_SetObject((PyObject *)Py_TYPE(error), error);
-        Py_DECREF(error);
-        return NULL;
-    }
-    static PyObject *__ds_done_repr(PyObject *self) {
-        return PyUnicode_FromFormat("<DoneFuture finished result=%R>", ((__ds_ready_object *)self)->value);
-    }
-    static PyMethodDef __ds_done_methods[] = {
-        {"done", __ds_done_true, METH_NOARGS, "True: the future is finished."},
-        {"cancelled", __ds_done_false, METH_NOARGS, "False: it finished with a result."},
-        {"result", __ds_done_result, METH_NOARGS, "The instance."},
-        {"exception", __ds_done_none, METH_NOARGS, "None: it finished with a result."},
-        {"cancel", (PyCFunction)(void(*)(void))__ds_done_cancel, METH_VARARGS | METH_KEYWORDS,
-         "False: a finished future cannot be cancelled."},
-        {"get_loop", __ds_done_get_loop, METH_NOARGS, "The event loop that ran when it was made."},
-        {"add_done_callback", (PyCFunction)(void(*)(void))__ds_done_add_callback,
-         METH_VARARGS | METH_KEYWORDS, "Schedule fn(future) on its loop, as a finished asyncio.Future does."},
-        {"remove_done_callback", __ds_done_remove_callback, METH_O, "0: callbacks are scheduled at once, not kept."},
-        {NULL, NULL, 0, NULL},
-    };
-    static PyGetSetDef __ds_done_getset[] = {
-        {"_asyncio_future_blocking", __ds_done_blocking, NULL, "What asyncio.isfuture() looks for.", NULL},
-        {NULL, NULL, NULL, NULL, NULL},
-    };
-    static PyType_Slot __ds_done_slots[] = {
-        {Py_tp_dealloc, (void *)__ds_done_dealloc},
-        {Py_tp_traverse, (void *)__ds_done_traverse},
-        {Py_tp_clear, (void *)__ds_done_clear},
-        {Py_tp_repr, (void *)__ds_done_repr},
-        {Py_tp_getattro, (void *)__ds_done_getattro},
-        {Py_tp_methods, (void *)__ds_done_methods},
-        {Py_tp_getset, (void *)__ds_done_getset},
-        {Py_am_await, (void *)__ds_ready_await},
-        {Py_am_send, (void *)__ds_ready_send},
-        {Py_tp_iter, (void *)__ds_ready_await},
-        {Py_tp_iternext, (void *)__ds_ready_next},
-        {0, NULL},
-    };
-    static PyType_Spec __ds_done_spec = {
-        "di_scopes._scope_c.DoneFuture", sizeof(__ds_done_object), 0,
-        Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
-        __ds_done_slots,
-    };
-
-    static PyObject *__ds_done_init(PyObject *get_running_loop, PyObject *attribute_error) {
-        __ds_done_type = (PyTypeObject *)PyType_FromSpec(&__ds_done_spec);
-        if (__ds_done_type == NULL) return NULL;
-        Py_INCREF(get_running_loop);
-        __ds_running_loop = get_running_loop;
-        Py_INCREF(attribute_error);
-        __ds_attribute_error = attribute_error;
-        __ds_call_soon = PyUnicode_InternFromString("call_soon");
-        __ds_context_kw = Py_BuildValue("(s)", "context");
-        if (__ds_call_soon == NULL || __ds_context_kw == NULL) return NULL;
-        Py_INCREF(__ds_done_type);
-        return (PyObject *)__ds_done_type;
-    }
-    static PyObject *__ds_done_new(PyObject *value, PyObject *loop) {
-        __ds_done_object *self = PyObject_GC_New(__ds_done_object, __ds_done_type);
-        if (self == NULL) return NULL;
-        Py_INCREF(value);
-        self->value = value;
-        Py_XINCREF(loop);
-        self->loop = loop;
-        PyObject_GC_Track((PyObject *)self);
-        return (PyObject *)self;
-    }
-    static inline int __ds_is_done_future(PyObject *obj) { return Py_TYPE(obj) == __ds_done_type; }
-    static inline PyObject *__ds_done_value(PyObject *obj) { return ((__ds_ready_object *)obj)->value; }
-    """
+cdef extern from "_scope_c.h":
     int __ds_ready_init() except -1
     object _ready "__ds_ready_new"(object value)
     object __ds_done_init(object get_running_loop, object attribute_error)
@@ -355,97 +124,6 @@ cdef extern from *:
 __ds_ready_init()
 cdef object _READY_NONE = _ready(None)  # the pure twin's DONE
 DoneFuture = __ds_done_init(asyncio.get_running_loop, done_future_attribute_error)
-
-cdef extern from *:
-    """
-    /* Whether an event loop runs in this thread, for _start_async's early check. On CPython
-       3.10 and 3.11, asyncio.get_running_loop() calls getpid() whenever a loop runs (a system
-       call: about 180 ns here, half the cost of a scope's whole async request cycle), to tell a
-       forked child from its parent. This reads what it reads, _asyncio's running-loop holder in
-       the thread's dict, and compares the pid it holds with this process's, which is kept at
-       hand (os.register_at_fork refreshes it in a child). Only a running loop is answered here:
-       anything else (no holder, a holder of another shape, a loop set by the pure-Python
-       asyncio, Python 3.12 and later, where the check is cheap) returns -1, and the caller
-       asks get_running_loop() itself. */
-    #if PY_VERSION_HEX < 0x030C0000 && !defined(MS_WINDOWS)
-    #include <unistd.h>
-    typedef struct { PyObject_HEAD PyObject *rl_loop; pid_t rl_pid; } __ds_loop_holder;
-    static PyObject *__ds_holder_key = NULL;       /* "__asyncio_running_event_loop__" */
-    static PyTypeObject *__ds_holder_type = NULL;  /* _asyncio's _RunningLoopHolder, once seen */
-    static pid_t __ds_pid = 0;
-    static int __ds_loop_check_init(int enabled) {
-        if (!enabled) return 0;
-        __ds_holder_key = PyUnicode_InternFromString("__asyncio_running_event_loop__");
-        if (__ds_holder_key == NULL) return -1;
-        __ds_pid = getpid();
-        return 0;
-    }
-    static PyObject *__ds_refresh_pid(PyObject *self, PyObject *unused) {
-        __ds_pid = getpid();
-        Py_RETURN_NONE;
-    }
-    static int __ds_loop_runs(void) {
-        PyObject *dict, *holder;
-        if (__ds_holder_key == NULL) return -1;
-        dict = PyThreadState_GetDict();
-        if (dict == NULL) return -1;
-        holder = PyDict_GetItemWithError(dict, __ds_holder_key);  /* borrowed */
-        if (holder == NULL) { PyErr_Clear(); return -1; }
-        if (Py_TYPE(holder) != __ds_holder_type) {
-            if (__ds_holder_type != NULL
-                || strcmp(Py_TYPE(holder)->tp_name, "_RunningLoopHolder") != 0
-                || Py_TYPE(holder)->tp_basicsize != (Py_ssize_t)sizeof(__ds_loop_holder))
-                return -1;
-            __ds_holder_type = Py_TYPE(holder);
-        }
-        if (((__ds_loop_holder *)holder)->rl_loop == Py_None) return -1;
-        return ((__ds_loop_holder *)holder)->rl_pid == __ds_pid ? 1 : -1;
-    }
-    /* The running loop (borrowed) when __ds_loop_runs() can tell, else NULL. */
-    static PyObject *__ds_loop_borrowed(void) {
-        if (__ds_loop_runs() != 1) return NULL;
-        return ((__ds_loop_holder *)PyDict_GetItemWithError(PyThreadState_GetDict(), __ds_holder_key))->rl_loop;
-    }
-    #else
-    static int __ds_loop_check_init(int enabled) { return 0; }
-    static PyObject *__ds_refresh_pid(PyObject *self, PyObject *unused) { Py_RETURN_NONE; }
-    static inline int __ds_loop_runs(void) { return -1; }
-    static inline PyObject *__ds_loop_borrowed(void) { return NULL; }
-    #endif
-    static PyMethodDef __ds_refresh_pid_def = {"_refresh_pid", __ds_refresh_pid, METH_NOARGS, NULL};
-    static PyObject *__ds_refresh_pid_function(void) {
-        return PyCFunction_New(&__ds_refresh_pid_def, NULL);
-    }
-    """
-    int __ds_loop_check_init(bint enabled) except -1
-    int _loop_runs "__ds_loop_runs"() noexcept
-    PyObject* _loop_borrowed "__ds_loop_borrowed"() noexcept
-    object __ds_refresh_pid_function()
-
-
-cdef inline object _running_loop():
-    """asyncio.get_running_loop(), read where _loop_runs can (see __ds_loop_runs)."""
-    cdef PyObject* loop = _loop_borrowed()
-    if loop != NULL:
-        return <object>loop
-    return _get_running_loop()
-
-
-cdef bint _asyncio_accelerated():
-    """Whether asyncio's running loop is kept by its C module, whose holder _loop_runs reads."""
-    try:
-        import _asyncio
-    except ImportError:
-        return False
-    from asyncio import events
-
-    return events._get_running_loop is _asyncio._get_running_loop and events.get_running_loop is _asyncio.get_running_loop
-
-
-__ds_loop_check_init(_asyncio_accelerated())
-import os as _os
-if hasattr(_os, "register_at_fork"):
-    _os.register_at_fork(after_in_child=__ds_refresh_pid_function())
 
 
 # dependency-injector's async modes (Provider._async_mode), unchanged since 4.0.
@@ -562,6 +240,11 @@ cdef inline bint _is_creating(creating, _Entry entry) noexcept:
 
 
 cdef dict _waiting = {}  # thread id -> the _Entry it waits for (see the pure twin)
+# Guards _waiting. A scope's critical section guards its own entries only, and a wait-for cycle can
+# run through the entries of several scopes: on a free-threaded build, the check that a thread's
+# wait closes no cycle and the record of that wait must be one step for every scope, as the pure
+# twin's one lock makes them. Taken inside a scope's critical section, never the other way round.
+cdef cython.pymutex _waiting_lock
 
 
 cdef bint _waits_for(_Entry entry, unsigned long me) except -1:
@@ -803,17 +486,20 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
                         outcome = FOUND_CYCLE
                     elif _is_creating(creating, entry):
                         outcome = FOUND_THREAD_CYCLE
-                    elif _waits_for(entry, me):
-                        outcome = FOUND_CROSSED_CYCLE
                     else:
-                        # Installed in the block where _store and _forget publish the end of the
-                        # creation: it cannot end between this check and the wait unnoticed.
-                        if entry.event is None:
-                            entry.event = event
-                        value = entry.event
-                        if value is not None:
-                            _waiting[me] = entry
-                        outcome = FOUND_RACE
+                        with _waiting_lock:
+                            if _waits_for(entry, me):
+                                outcome = FOUND_CROSSED_CYCLE
+                            else:
+                                # Installed in the block where _store and _forget publish the end
+                                # of the creation: it cannot end between this check and the wait
+                                # unnoticed.
+                                if entry.event is None:
+                                    entry.event = event
+                                value = entry.event
+                                if value is not None:
+                                    _waiting[me] = entry
+                                outcome = FOUND_RACE
             if outcome == FOUND_NOTHING:
                 break
             if outcome == FOUND_VALUE:
@@ -834,7 +520,7 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
             try:
                 value.wait()
             finally:
-                with cython.critical_section(self):
+                with _waiting_lock:
                     del _waiting[me]
 
         mine.creation = mark = (creating,)
@@ -895,8 +581,7 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
         cdef int status
         cdef PyObject* result = NULL
         try:
-            if _loop_runs() != 1:  # the fast answer, where it has one (see __ds_loop_runs)
-                _get_running_loop()  # none is needed yet, unless it suspends: fail early and alike
+            _get_running_loop()  # none is needed yet, unless it suspends: fail early and alike
         except RuntimeError:
             self._forget(entry)
             close = getattr(obj, "close", None)  # an un-awaited coroutine would warn
@@ -967,7 +652,7 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
     cdef object _stored_async(self, _ScopedProvider provider, obj, _Entry entry, int kind, value):
         """Publish an asynchronously created instance as a DoneFuture; return it, or, when the
         scope began closing meanwhile, a coroutine that tears it down and raises."""
-        done = _done_future(value, _running_loop())
+        done = _done_future(value, _get_running_loop())
         entry.kind = kind
         entry.value = done
         entry.thread = PyThread_get_thread_ident()
@@ -1255,8 +940,6 @@ cdef inline bint _is_async_cm(cls):
 cdef bint _in_event_loop() except -1:
     """Whether an event loop runs in this thread: an object that is both a context manager and
     an async one is entered the way the code that resolves it runs (the pure twin's twin)."""
-    if _loop_runs() == 1:
-        return True
     try:
         _get_running_loop()
     except RuntimeError:
@@ -1402,7 +1085,7 @@ async def _close_again(obj, provider):
 @cython.auto_pickle(False)
 cdef class _Shielded:
     """Finishes ``it``, an iterator suspended on ``yielded``, in the awaiting task, shielded from
-    the task's cancellation: the compiled counterpart of _common._Shielding (same steps), and
+    the task's cancellation: the compiled counterpart of _scope_py._Shielding (same steps), and
     awaiting it never raises: ``value``, ``error`` (what ``it`` raised, StopIteration aside) and
     ``cancelled`` (the task's cancellation, held back) say how it ended."""
 
@@ -1421,7 +1104,7 @@ cdef class _Shielded:
     cdef bint start(self) except -1:
         """Run ``it``, a coroutine not started yet, until it first suspends; whether it finished
         (then nothing is left to await). What it suspended on is handed to the task by the first
-        step of the await (as _common.shielded hands it to _Shielding), not sent into ``it``
+        step of the await (as _scope_py.shielded hands it to _Shielding), not sent into ``it``
         again: trio's traps, and asyncio's futures, need their outcome, not None."""
         self.handed = True
         self._resume(None, None)
@@ -1521,7 +1204,7 @@ cdef inline bint _is_blocking(waiting) except -1:
 @cython.auto_pickle(False)
 cdef class _Uncancellable:
     """A future as the awaiting task sees it, except that the task's ``cancel()`` does not
-    reach it (the compiled counterpart of _common._Uncancellable)."""
+    reach it (the compiled counterpart of _scope_py._Uncancellable)."""
 
     cdef object _future
     cdef public object _asyncio_future_blocking
@@ -1605,57 +1288,7 @@ cdef inline object _ready_value(Scope scope, provider):
     return _NOT_CACHED
 
 
-cdef extern from *:
-    """
-    /* Vectorcall for the scoped providers: a call without arguments, the common case, reaches
-       the resolve path without building an argument tuple and dict. */
-    typedef PyObject *(*__ds_noargs_t)(PyObject *);
-    static __ds_noargs_t __ds_noargs = NULL;
-
-    static PyObject *__ds_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
-        Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-        Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
-        PyObject *tuple, *dict = NULL, *result;
-        Py_ssize_t i;
-        if (nargs == 0 && nkw == 0) {
-            return __ds_noargs(callable);
-        }
-        tuple = PyTuple_New(nargs);
-        if (tuple == NULL) return NULL;
-        for (i = 0; i < nargs; i++) {
-            Py_INCREF(args[i]);
-            PyTuple_SET_ITEM(tuple, i, args[i]);
-        }
-        if (nkw) {
-            dict = PyDict_New();
-            if (dict == NULL) {
-                Py_DECREF(tuple);
-                return NULL;
-            }
-            for (i = 0; i < nkw; i++) {
-                if (PyDict_SetItem(dict, PyTuple_GET_ITEM(kwnames, i), args[nargs + i]) < 0) {
-                    Py_DECREF(tuple);
-                    Py_DECREF(dict);
-                    return NULL;
-                }
-            }
-        }
-        result = Py_TYPE(callable)->tp_call(callable, tuple, dict);
-        Py_DECREF(tuple);
-        Py_XDECREF(dict);
-        return result;
-    }
-
-    static void *__ds_vectorcall_address = (void *)__ds_vectorcall;
-
-    static void __ds_enable_vectorcall(PyObject *type, Py_ssize_t offset, void *noargs) {
-        PyTypeObject *t = (PyTypeObject *)type;
-        __ds_noargs = (__ds_noargs_t)noargs;
-        t->tp_vectorcall_offset = offset;
-        t->tp_flags |= Py_TPFLAGS_HAVE_VECTORCALL;
-        PyType_Modified(t);
-    }
-    """
+cdef extern from "_scope_c.h":
     void* __ds_vectorcall_address
     void __ds_enable_vectorcall(object type, Py_ssize_t offset, void* noargs)
 
@@ -1749,7 +1382,7 @@ cdef class _ScopedProvider(Provider):
         Returns the provider, so it chains in a container body:
         ``connection = ContextLocalResource(open_connection).in_scope("websocket")``.
         """
-        self._scope_name = bind_scope_name(name)
+        self._scope_name = check_scope_name(name)
         return self
 
     @property
@@ -2157,7 +1790,7 @@ def scope(name=DEFAULT_SCOPE_NAME, *, exclusive=False):
     return Scope(name, exclusive=exclusive)
 
 
-# The fast path's Factory graphs: the counterpart of _graph.py ------------------------------
+# The fast path's Factory graphs (the same section of _scope_py.py) ----------------------------
 
 cdef object _Factory = providers.Factory
 cdef object _future_done = asyncio.Future.done
@@ -2169,12 +1802,12 @@ cdef set _plain_classes = set()  # classes whose instances are never futures or 
 
 def provide_graph(provider):
     """``provider()``, with a ``Factory`` graph that has asynchronous injections built here
-    (see _graph.provide)."""
+    (see _scope_py.provide_graph)."""
     return _provide_graph(provider)
 
 
 cdef inline bint _builds(provider):
-    """Whether the fast path builds ``provider`` itself (_graph._builds)."""
+    """Whether the fast path builds ``provider`` itself (_scope_py._builds)."""
     cdef Factory factory
     if type(provider) is not _Factory:
         return False
@@ -2202,7 +1835,7 @@ cdef inline bint _enabled(provider):
 
 
 cdef bint _is_future_or_coroutine_cached(value):
-    # _graph._is_future_or_coroutine: dependency-injector's test, with its non-awaitable classes cached
+    # _scope_py._is_future_or_coroutine: dependency-injector's test, with its non-awaitable classes cached
     cls = type(value)
     if cls is _Future or _is_done_future(value):
         return True
@@ -2215,7 +1848,7 @@ cdef bint _is_future_or_coroutine_cached(value):
     return False
 
 
-cdef dict _awaitable_classes = {}  # class -> isawaitable's answer (see _graph._is_awaitable)
+cdef dict _awaitable_classes = {}  # class -> isawaitable's answer (see _scope_py._is_awaitable)
 
 
 cdef bint _awaitable_cached(value) except -1:
@@ -2234,7 +1867,7 @@ cdef object _NOT_DONE = object()
 
 
 cdef inline object _done_result(value):
-    """The result of a future that finished with one, else _NOT_DONE (_graph._done_value)."""
+    """The result of a future that finished with one, else _NOT_DONE (_scope_py._done_result)."""
     if _is_done_future(value):
         return <object>_done_value(value)
     if type(value) is _Future and _future_done(value) and not _future_cancelled(value) and _future_exception(value) is None:
@@ -2268,7 +1901,7 @@ cdef class _GraphState:
 
 cdef object _build_graph(Factory factory):
     # The pure twin reads the Factory's args, kwargs, attributes and provides properties, which
-    # build a tuple or a dict of the original values at each read (about 350 ns per Factory);
+    # build a tuple or a dict of the original values at each read;
     # this reads the injections they are built from, as dependency-injector's own call does.
     cdef Callable instantiator = factory._instantiator
     cdef _GraphState state = _GraphState.__new__(_GraphState)
@@ -2354,7 +1987,7 @@ cdef inline void _latch(Provider factory, bint asynchronous) noexcept:
 async def await_pending(values, list pending):
     """Await the pending values in ``values`` (a list or dict) and put their results in place:
     several together, a lone future or build of the fast path's own in the caller's task
-    (_graph.await_pending)."""
+    (_scope_py.await_pending)."""
     if len(pending) == 1:
         _, key, built = pending[0]
         value = values[key]
@@ -2395,13 +2028,13 @@ async def _with_attributes(instance, dict attributes):
     return instance
 
 
-cdef tuple _MARKERS = (wiring.Provide, wiring.Provider, wiring.Closing)  # see _graph._MARKERS
+cdef tuple _MARKERS = (wiring.Provide, wiring.Provider, wiring.Closing)  # see _scope_py._MARKERS
 
 
 def inject_into(dict injections, dict kwargs):
     """Resolve an async function's injections (name -> provider) into ``kwargs``, as
     dependency-injector's ``@inject`` does, building ``Factory`` graphs here; return the pending
-    names for await_pending, or None (the pure twin's counterpart is _graph.inject_into)."""
+    names for await_pending, or None (the pure twin's counterpart is _scope_py.inject_into)."""
     cdef list pending = None
     cdef bint built, awaited
     for name, provider in injections.items():
@@ -2428,7 +2061,7 @@ def inject_into(dict injections, dict kwargs):
 
 def inject_sync(dict injections, dict kwargs):
     """Resolve a sync function's injections into ``kwargs``, as dependency-injector's ``@inject``
-    does: each provider called, its value passed as it is (_graph.inject_sync)."""
+    does: each provider called, its value passed as it is (_scope_py.inject_sync)."""
     for name, provider in injections.items():
         if name in kwargs and not isinstance(kwargs[name], _MARKERS):
             continue

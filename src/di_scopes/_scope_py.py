@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+from asyncio import Future
 import sys
 import threading
 import warnings
@@ -26,10 +27,13 @@ from typing import (
     Awaitable,
     Callable,
     ContextManager,
+    Coroutine,
     Dict,
+    Generator,
     Iterator,
     List,
     Optional,
+    Set,
     Tuple,
     Type,
     TypeVar,
@@ -37,35 +41,23 @@ from typing import (
     overload,
 )
 
-from dependency_injector import errors, providers
+from dependency_injector import errors, providers, wiring
 
-from ._common import (
-    CREATION_ENDED,
-    DEFAULT_SCOPE_NAME,
-    DONE,
-    DoneFuture,
-    Ready,
+from ._errors import (
     ScopeError,
-    bind_scope_name,
-    check_exception,
-    check_exclusive,
-    check_provides,
-    check_scope_name,
     circular_message,
     closed_during_creation_message,
     closed_scope_message,
     closed_value_message,
     copied_scope_message,
     copy_initialized_message,
-    copy_inner,
-    copy_inner_deeply,
     crossed_cycle_message,
     didnt_stop_message,
     didnt_yield_message,
+    done_future_attribute_error,
     exited_out_of_order_message,
     exited_twice_message,
     gc_open_message,
-    in_teardown_thread,
     no_loop_message,
     no_provides_message,
     no_scope_message,
@@ -73,18 +65,27 @@ from ._common import (
     not_entered_message,
     only_exclusive_message,
     reentered_message,
-    report_teardown,
     represent,
-    scoped_function,
-    resume_in_task,
-    shielded,
-    start,
     thread_cycle_message,
     unknown_scope_message,
     value_outside_scope_message,
+)
+from ._shared import (
+    CREATION_ENDED,
+    DEFAULT_SCOPE_NAME,
+    check_exception,
+    check_exclusive,
+    check_provides,
+    check_scope_name,
+    copy_inner,
+    copy_inner_deeply,
+    in_teardown_thread,
+    report_teardown,
+    resume_in_task,
+    scoped_function,
+    start,
     warn_open_at_exit,
 )
-from ._graph import await_pending, inject_into, inject_sync, provide as provide_graph
 
 __all__ = [
     "ContextLocalResource",
@@ -102,6 +103,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+_R = TypeVar("_R")
 if TYPE_CHECKING:  # a default for the value ScopeValue(key) gives, where no type is named
     from typing_extensions import TypeVar as _DefaultingTypeVar
 
@@ -136,6 +138,98 @@ _creating: ContextVar[Optional[Tuple[Any]]] = ContextVar("di_scopes.creating", d
 _lock = threading.Lock()
 _get_running_loop = asyncio.get_running_loop
 _new_object = object.__new__
+
+
+class Ready:
+    """An awaitable that is already finished with ``value``: awaiting it never suspends.
+
+    What ``Scope.__aenter__`` returns, and ``__aexit__``, ``aclose()`` or a no-op ``shutdown()``
+    when nothing was left to await (the compiled twin has a C type of its own for it).
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self.value
+        yield  # a generator function: awaiting it returns at once
+
+
+DONE = Ready(None)
+
+
+class DoneFuture:
+    """What an async scoped provider hands out for its instance: a future that is already
+    finished with it.
+
+    Awaiting it never suspends, and ``asyncio.isfuture()`` accepts it, so dependency-injector's
+    ``Factory`` gathers it as it gathers a future. It has the finished-future half of
+    ``asyncio.Future``'s interface, and behaves as a finished ``asyncio.Future`` of the loop that
+    ran when it was made: ``done()``, ``result()``, ``exception()``, ``cancelled()``,
+    ``cancel()``, ``add_done_callback()`` (scheduled on that loop), ``remove_done_callback()``
+    and ``get_loop()``; so ``loop.run_until_complete()``, ``asyncio.gather()`` and
+    ``asyncio.ensure_future()`` take it outside a running loop too. The compiled twin has a C
+    type of its own for it. Only scoped providers make them.
+    """
+
+    __slots__ = ("_value", "_loop")
+    _value: Any
+    _loop: asyncio.AbstractEventLoop
+    _asyncio_future_blocking = False  # what asyncio.isfuture() looks for
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "DoneFuture":
+        raise TypeError("cannot create 'DoneFuture' instances: scoped providers make them")
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._value
+        yield  # a generator function: awaiting it returns at once
+
+    __iter__ = __await__
+
+    def done(self) -> bool:
+        """True: the future is finished."""
+        return True
+
+    def cancelled(self) -> bool:
+        """False: it finished with a result."""
+        return False
+
+    def result(self) -> Any:
+        """The instance."""
+        return self._value
+
+    def exception(self) -> None:
+        """None: it finished with a result."""
+        return None
+
+    def cancel(self, msg: Any = None) -> bool:
+        """False: a finished future cannot be cancelled."""
+        return False
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop that ran when it was made."""
+        return self._loop
+
+    def add_done_callback(self, fn: Callable[[Any], Any], /, *, context: Any = None) -> None:
+        """Schedule ``fn(future)`` on its loop, as a finished ``asyncio.Future`` does."""
+        if context is None:
+            self._loop.call_soon(fn, self)
+        else:
+            self._loop.call_soon(fn, self, context=context)
+
+    def remove_done_callback(self, fn: Callable[[Any], Any], /) -> int:
+        """0: callbacks are scheduled at once, not kept."""
+        return 0
+
+    def __repr__(self) -> str:
+        return f"<DoneFuture finished result={self._value!r}>"
+
+    def __getattr__(self, name: str) -> Any:
+        # Only for a name the class lacks: most often an `await` forgotten before a resolve.
+        raise done_future_attribute_error(self._value, name, self)
+
 
 
 class _Pending:
@@ -785,6 +879,94 @@ async def _teardown_async(teardowns: List[_Teardown], exc: Optional[BaseExceptio
     return errors
 
 
+async def shielded(coro: Coroutine[Any, Any, _R]) -> Tuple[_R, BaseException | None]:
+    """Run ``coro`` to completion, however often the caller is cancelled meanwhile.
+
+    Returns its result and the caller's cancellation, if one arrived, for the caller to raise
+    once it has finished its own work. ``coro`` runs in the caller's task (see ``_Shielding``).
+    """
+    finished, value = start(coro)
+    if finished:
+        return value, None
+    return await _Shielding(coro, value)
+
+
+class _Shielding:
+    """Awaitable that finishes ``coro`` (suspended on ``yielded``) in the awaiting task, shielded.
+
+    The task waits on what ``coro`` waits on, through an ``_Uncancellable`` view of each future,
+    so ``Task.cancel()`` cannot cancel the future under ``coro`` (it only marks the task, which
+    throws ``CancelledError`` in once the future is done). That error is kept and ``coro`` goes
+    on; its result comes back with the kept cancellation. No task of its own: spawning one and
+    waiting on it through ``asyncio.shield`` costs three more event-loop turns.
+    """
+
+    __slots__ = ("coro", "yielded")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], yielded: Any) -> None:
+        self.coro = coro
+        self.yielded = yielded
+
+    def __await__(self) -> Generator[Any, Any, Tuple[Any, Optional[BaseException]]]:
+        coro, yielded = self.coro, self.yielded
+        cancelled: Optional[BaseException] = None
+        while True:
+            blocking = getattr(yielded, "_asyncio_future_blocking", None)
+            try:
+                sent = yield (_Uncancellable(yielded) if blocking else yielded)
+            except asyncio.CancelledError as error:
+                # The task's cancellation, unless the future itself was cancelled: then it is
+                # coro's to handle, as it would be unshielded.
+                if not (blocking and yielded.cancelled()):
+                    cancelled = error
+                    sent = None  # coro reads the future's outcome itself, as after a wakeup
+                else:
+                    try:
+                        yielded = coro.throw(error)
+                    except StopIteration as stop:
+                        return stop.value, cancelled
+                    continue
+            except BaseException as error:  # thrown in by the task: pass it on
+                try:
+                    yielded = coro.throw(error)
+                except StopIteration as stop:
+                    return stop.value, cancelled
+                continue
+            try:
+                yielded = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value, cancelled
+
+
+class _Uncancellable:
+    """A future as the awaiting task sees it, except that the task's ``cancel()`` does not
+    reach it. asyncio's tasks accept any future-like object (``asyncio.isfuture``)."""
+
+    __slots__ = ("_future", "_asyncio_future_blocking")
+
+    def __init__(self, future: Any) -> None:
+        self._future = future
+        self._asyncio_future_blocking = True
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        return self._future.get_loop()  # type: ignore[no-any-return]
+
+    def add_done_callback(self, fn: Callable[[Any], object], *, context: Any = None) -> None:
+        self._future.add_done_callback(fn, context=context)
+
+    def remove_done_callback(self, fn: Callable[[Any], object]) -> int:
+        return self._future.remove_done_callback(fn)  # type: ignore[no-any-return]
+
+    def done(self) -> bool:
+        return self._future.done()  # type: ignore[no-any-return]
+
+    def cancel(self, msg: Any = None) -> bool:
+        return False  # the task then throws CancelledError in once the future is done
+
+    def __repr__(self) -> str:
+        return f"<shielded {self._future!r}>"
+
+
 def _named_scope(scope: Optional[Scope], name: str) -> Optional[Scope]:
     while scope is not None and scope._name != name:
         scope = scope._parent
@@ -818,7 +1000,7 @@ class _ScopedProvider(providers.Provider[_T]):
         Returns the provider, so it chains in a container body:
         ``connection = ContextLocalResource(open_connection).in_scope("websocket")``.
         """
-        self._scope_name = bind_scope_name(name)
+        self._scope_name = check_scope_name(name)
         return self
 
     @property
@@ -1201,6 +1383,257 @@ def scope(name: Union[str, _F] = DEFAULT_SCOPE_NAME, *, exclusive: bool = False)
     if callable(name):
         return scoped_function(Scope, name)  # type: ignore[no-any-return]
     return Scope(name, exclusive=exclusive)
+
+
+# The fast path's Factory graphs ------------------------------------------------------------
+# The fast path's injection, in pure Python: the twin of the last section of ``_scope_c.pyx``.
+#
+# ``di_scopes.fastapi.inject`` gives exactly what dependency-injector's ``@inject`` gives, with
+# less work for ``Factory`` graphs over asynchronous providers. Once an injection of a ``Factory``
+# is a future or a coroutine, dependency-injector combines the injections with ``asyncio.gather``,
+# done-callbacks and ``ensure_future``: several event-loop turns per ``Factory``, even when every
+# future is already done, as a scope's instances are. ``provide`` builds such a graph itself: a
+# done future's result is taken at once, and only what is still pending is awaited, together.
+#
+# Everything else is dependency-injector's own: the injections are read from the providers at each
+# call; a provider that is overridden, is not a plain ``Factory``, or is latched to sync mode is
+# simply called; and each ``Factory`` built here is left in the async mode a call of it would have
+# left it in (a ``Factory`` is asynchronous when an injection's provider is, even if the instance
+# that provider gave was built here at once).
+
+_Factory = providers.Factory
+_is_provider = providers.is_provider
+_is_delegated = providers.is_delegated
+# What dependency-injector's @inject injects over when the caller passed it: its markers.
+_MARKERS: Tuple[type, ...] = tuple(getattr(wiring, name) for name in ("Provide", "Provider", "Closing"))
+
+
+def provide_graph(provider: Any) -> Any:
+    """``provider()``, with a ``Factory`` graph that has asynchronous injections built here.
+
+    Returns the value, or an awaitable for it when something it needs is still pending (a
+    ``DoneFuture`` or a ``Future`` that is done counts as a value: the caller may take its result).
+    """
+    if _builds(provider):
+        return _build_graph(provider)
+    return provider()
+
+
+def _builds(provider: Any) -> bool:
+    """Whether the fast path builds ``provider`` itself: a plain ``Factory``, not overridden,
+    not latched to sync mode (then dependency-injector's call is as fast)."""
+    return (
+        provider.__class__ is _Factory
+        and not provider.is_async_mode_disabled()
+        and provider.last_overriding is None
+    )
+
+
+# What a pending injection is: (the list or dict holding it, its index or name, whether it is
+# the fast path's own build, which may be awaited in the caller's task).
+_Slot = Tuple[Any, Any, bool]
+
+# Classes whose instances are never futures or coroutines: dependency-injector's test below
+# is a hasattr and two isinstance checks against ABCs; most injected values are of a few classes.
+_plain_classes: Set[type] = set()
+
+
+def _is_future_or_coroutine(value: Any) -> bool:
+    # dependency-injector's own test for an injection that must be awaited
+    cls = value.__class__
+    if cls is DoneFuture or cls is Future:
+        return True
+    if cls in _plain_classes:
+        return False
+    if asyncio.isfuture(value) or asyncio.iscoroutine(value):
+        return True
+    if not hasattr(cls, "_asyncio_future_blocking") and len(_plain_classes) < 256:
+        _plain_classes.add(cls)
+    return False
+
+
+# Whether instances of a class are awaitable: inspect.isawaitable's answer, which for anything
+# but a generator depends on the class alone; most injected values are of a few classes.
+_awaitable_classes: Dict[type, bool] = {}
+
+
+def _is_awaitable(value: Any) -> bool:
+    cls = value.__class__
+    known = _awaitable_classes.get(cls)
+    if known is None:
+        known = isawaitable(value)
+        if cls is not GeneratorType and len(_awaitable_classes) < 256:
+            _awaitable_classes[cls] = known
+    return known
+
+
+_NOT_DONE = object()
+
+
+def _done_result(value: Any) -> Any:
+    """The result of a future that finished with one, else _NOT_DONE (to be awaited: a failed
+    future raises there, after every other injection was resolved, as in dependency-injector)."""
+    if value.__class__ is DoneFuture:
+        return value._value
+    if value.__class__ is Future and value.done() and not value.cancelled() and value.exception() is None:
+        return value.result()
+    return _NOT_DONE
+
+
+def _build_graph(factory: Any) -> Any:
+    state = _GraphState()
+    args = factory.args
+    if args:
+        args = list(args)
+        for index, value in enumerate(args):
+            if _is_provider(value) and not _is_delegated(value):
+                args[index] = state.take(value, args, index)
+    kwargs = factory.kwargs
+    for name, value in kwargs.items():
+        if _is_provider(value) and not _is_delegated(value):
+            kwargs[name] = state.take(value, kwargs, name)
+    attributes = factory.attributes
+    for name, value in attributes.items():
+        if _is_provider(value) and not _is_delegated(value):
+            attributes[name] = state.take(value, attributes, name)
+    provides = factory.provides
+    if state.pending is not None:
+        _latch(factory, True)
+        return _build_when_ready(provides, args, kwargs, attributes, state.pending)
+    instance = provides(*args, **kwargs)
+    if _is_future_or_coroutine(instance):  # an async factory function
+        _latch(factory, True)
+        return _with_attributes(instance, attributes) if attributes else instance
+    for name, value in attributes.items():
+        setattr(instance, name, value)
+    _latch(factory, state.asynchronous)
+    return instance
+
+
+class _GraphState:
+    """What resolving one Factory's injections found."""
+
+    __slots__ = ("asynchronous", "pending")
+
+    def __init__(self) -> None:
+        self.asynchronous = False  # dependency-injector's Factory would have returned a future
+        self.pending: Optional[List[_Slot]] = None
+
+    def take(self, provider: Any, values: Any, key: Any) -> Any:
+        """The injection's value: a done future's result; a pending one is noted for awaiting."""
+        built = _builds(provider)
+        value = _build_graph(provider) if built else provider()
+        if provider.is_async_mode_enabled():
+            # Its call would have handed out a future, even where the instance was built here.
+            self.asynchronous = True
+        if not _is_future_or_coroutine(value):  # built here: the instance; else as dependency-injector sees it
+            return value
+        self.asynchronous = True
+        done = _done_result(value)
+        if done is not _NOT_DONE:
+            return done
+        if self.pending is None:
+            self.pending = []
+        self.pending.append((values, key, built))
+        return value
+
+
+def _latch(factory: Any, asynchronous: bool) -> None:
+    if factory.is_async_mode_undefined():
+        if asynchronous:
+            factory.enable_async_mode()
+        else:
+            factory.disable_async_mode()
+
+
+async def await_pending(values: Any, pending: List[_Slot]) -> Any:
+    """Await the pending values in ``values`` (a list or dict) and put their results in place.
+
+    Several are awaited together, with ``asyncio.gather``, as dependency-injector does. A lone
+    future, or the fast path's own build, is awaited in the caller's task: a task of its own
+    would give the same result a few event-loop turns later.
+    """
+    if len(pending) == 1:
+        _, key, built = pending[0]
+        value = values[key]
+        if built or asyncio.isfuture(value):
+            values[key] = await value
+            return values
+    results = await asyncio.gather(*[values[key] for _, key, _ in pending])
+    for (_, key, _), result in zip(pending, results):
+        values[key] = result
+    return values
+
+
+async def _build_when_ready(
+    provides: Any, args: List[Any], kwargs: Dict[str, Any], attributes: Dict[str, Any], pending: List[_Slot]
+) -> Any:
+    if len(pending) == 1:
+        values, key, built = pending[0]
+        value = values[key]
+        if built or asyncio.isfuture(value):
+            values[key] = await value
+        else:
+            values[key] = (await asyncio.gather(value))[0]
+    else:
+        results = await asyncio.gather(*[values[key] for values, key, _ in pending])
+        for (values, key, _), result in zip(pending, results):
+            values[key] = result
+    instance = provides(*args, **kwargs)
+    if _is_future_or_coroutine(instance):
+        instance = await instance
+    for name, value in attributes.items():
+        setattr(instance, name, value)
+    return instance
+
+
+async def _with_attributes(instance: Any, attributes: Dict[str, Any]) -> Any:
+    instance = await instance
+    for name, value in attributes.items():
+        setattr(instance, name, value)
+    return instance
+
+
+def inject_into(injections: Dict[str, Any], kwargs: Dict[str, Any]) -> Optional[List[_Slot]]:
+    """Resolve an async function's injections (name -> provider) into ``kwargs``, as
+    dependency-injector's ``@inject`` does, building ``Factory`` graphs here.
+
+    A name is injected unless the caller passed it (a marker passed counts as not passed). Every
+    provider is called first; then what ``@inject`` would await must still be awaited, except a
+    done future, whose result is taken at once. Returns the pending names, as
+    ``await_pending(kwargs, pending)`` takes them, or None.
+    """
+    pending: Optional[List[_Slot]] = None
+    for name, provider in injections.items():
+        if name in kwargs and not isinstance(kwargs[name], _MARKERS):
+            continue
+        if _builds(provider):
+            value = _build_graph(provider)
+            built = True
+            awaited = _is_future_or_coroutine(value)  # still pending; else the instance itself
+        else:
+            value = provider()
+            built = False
+            awaited = provider.is_async_mode_enabled() or _is_awaitable(value)
+        if awaited:
+            done = _done_result(value)
+            if done is _NOT_DONE:
+                if pending is None:
+                    pending = []
+                pending.append((kwargs, name, built))
+            else:
+                value = done
+        kwargs[name] = value
+    return pending
+
+
+def inject_sync(injections: Dict[str, Any], kwargs: Dict[str, Any]) -> None:
+    """Resolve a sync function's injections into ``kwargs``, as dependency-injector's
+    ``@inject`` does: each provider called, its value passed as it is."""
+    for name, provider in injections.items():
+        if name in kwargs and not isinstance(kwargs[name], _MARKERS):
+            continue
+        kwargs[name] = provider()
 
 
 def _find_value(scope: Optional[Scope], key: Any) -> Any:

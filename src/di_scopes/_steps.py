@@ -13,7 +13,7 @@ import contextvars
 import inspect
 from typing import Any, AsyncGenerator, Callable, Generator, List, Optional
 
-from ._common import ScopeError
+from ._errors import ScopeError
 
 __all__ = ["InContext", "Steps", "close_async", "close_sync", "left_open_async", "left_open_sync"]
 

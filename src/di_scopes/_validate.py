@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from dependency_injector import providers
 
-from ._common import ScopeError, describe, opened_scope_names, problems_message
+from . import _select
+from ._errors import ScopeError, describe, problems_message
+
+from ._shared import opened_scope_names
 from .sqlalchemy import scoped_session_message
 
 __all__ = ["validate"]
@@ -20,16 +24,13 @@ _SCOPE_FREE: Tuple[type, ...] = tuple(
 
 
 def _scoped_types() -> Tuple[Tuple[type, ...], Tuple[type, ...]]:
-    """The scoped provider types and the ScopeValue types of both twins (as far as they import)."""
-    from . import _scope_py
-
-    twins: List[Any] = [_scope_py]
-    try:
-        from . import _scope_c
-
-        twins.append(_scope_c)
-    except (ImportError, ValueError):
-        pass
+    """The scoped provider types and the ScopeValue types of the twins imported so far: the active
+    one, and the other if something imported it (a test, or code that picked a twin itself)."""
+    twins: List[Any] = [_select.active()]
+    for name in ("di_scopes._scope_c", "di_scopes._scope_py"):
+        twin = sys.modules.get(name)
+        if twin is not None and twin not in twins and hasattr(twin, "ScopeValue"):
+            twins.append(twin)
     return tuple(t._ScopedProvider for t in twins), tuple(t.ScopeValue for t in twins)
 
 

@@ -30,16 +30,10 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Optional
 
 from aiohttp import web
 
-from ._common import APP as _APP
-from ._common import (
-    DEFAULT_SCOPE_NAME,
-    REQUEST,
-    ClientDisconnected,
-    aend_scope,
-    check_failure_status,
-    enter_scope,
-    integration_scope,
-)
+from ._integration_core import APP as _APP
+from ._errors import ClientDisconnected
+from ._integration_core import REQUEST, aend_scope, check_failure_status, enter_scope, integration_scope
+from ._shared import DEFAULT_SCOPE_NAME
 
 APP_SCOPE = "app"
 APP = _APP  # the key of the application in its app_scope (di_scopes.APP)

@@ -27,16 +27,12 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable, MutableMapping, Optional
 
-from ._common import (
-    APP,
-    DEFAULT_SCOPE_NAME,
-    REQUEST,
-    ClientDisconnected,
-    ScopeMiddlewareBase,
-    aend_scope,
-    enter_scope,
-    integration_scope,
-)
+from . import _select
+from ._errors import ClientDisconnected
+
+from ._integration_core import APP, REQUEST, ScopeMiddlewareBase, aend_scope, enter_scope, integration_scope
+
+from ._shared import DEFAULT_SCOPE_NAME
 
 __all__ = ["ScopeMiddleware"]
 
@@ -71,9 +67,7 @@ class ScopeMiddleware(ScopeMiddlewareBase):
         super().__init__(app, name=name, failure_status=failure_status)
         self.app_scope_name = None if app_scope is None else integration_scope(app_scope)[0]
         self._app_scope: Any = None  # the application's scope while it runs
-        import di_scopes
-
-        self._twin = di_scopes._twin  # the one whose scope integration_scope gave
+        self._twin = _select.active()  # the one whose scope integration_scope gave
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         kind = scope["type"]

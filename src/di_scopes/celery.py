@@ -22,7 +22,7 @@ from typing import Any
 
 from celery import Task  # type: ignore[import-untyped]
 
-from ._common import TASK, end_scope, enter_scope, integration_scope
+from ._integration_core import TASK, end_scope, enter_scope, integration_scope
 
 __all__ = ["ScopedTask"]
 

@@ -31,20 +31,23 @@ The ``HttpRequest`` is the scope's ``di_scopes.REQUEST`` value, for
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator, Callable, Iterator, Optional
+from functools import partial
+from typing import Any, AsyncIterator, Callable, Optional
 
 from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefunction
 
-from ._common import (
-    DEFAULT_SCOPE_NAME,
+from ._errors import ClientDisconnected
+from ._integration_core import (
     REQUEST,
-    ClientDisconnected,
+    EndingBody,
     aend_scope,
     check_failure_status,
+    end_body,
     end_scope,
     enter_scope,
     integration_scope,
 )
+from ._shared import DEFAULT_SCOPE_NAME
 
 __all__ = ["ScopeMiddleware"]
 
@@ -81,7 +84,9 @@ class ScopeMiddleware:
             raise
         failure = request.__dict__.pop(_EXCEPTION, None)
         if failure is None and response.streaming:
-            response.streaming_content = _Content(response, entered, self.failure_status)
+            response.streaming_content = EndingBody(
+                response.streaming_content, partial(end_body, entered, status=response.status_code, failure_status=self.failure_status)
+            )
             return response
         end_scope(entered, failure, response.status_code, self.failure_status, raises=True)
         return response
@@ -95,8 +100,13 @@ class ScopeMiddleware:
             raise
         failure = request.__dict__.pop(_EXCEPTION, None)
         if failure is None and response.streaming:
-            content = _AsyncContent if response.is_async else _Content
-            response.streaming_content = content(response, entered, self.failure_status)
+            if response.is_async:
+                response.streaming_content = _AsyncContent(response, entered, self.failure_status)
+            else:
+                response.streaming_content = EndingBody(
+                    response.streaming_content,
+                    partial(end_body, entered, status=response.status_code, failure_status=self.failure_status),
+                )
             return response
         await aend_scope(entered, failure, response.status_code, self.failure_status, raises=True)
         return response
@@ -106,52 +116,16 @@ class ScopeMiddleware:
         setattr(request, _EXCEPTION, exception)
 
 
-class _Ending:
-    """What the streamed contents share: the scope, and how it ends."""
+class _AsyncContent:
+    """An asynchronous streaming response's content that ends the scope, on the event loop, once
+    produced, failed or closed: ``EndingBody`` for async iteration. (No ``__iter__``: Django
+    tells the two kinds apart by it.)"""
 
     def __init__(self, response: Any, entered: Any, failure_status: Optional[int]) -> None:
         self._status = response.status_code
         self._scope = entered
         self._failure_status = failure_status
         self._ended = False
-
-
-class _Content(_Ending):
-    """A streaming response's content that ends the scope once produced, failed or closed."""
-
-    def __init__(self, response: Any, entered: Any, failure_status: Optional[int]) -> None:
-        super().__init__(response, entered, failure_status)
-        self._iterator: Iterator[bytes] = iter(response.streaming_content)
-
-    def _end(self, error: Optional[BaseException]) -> None:
-        if not self._ended:
-            self._ended = True
-            end_scope(self._scope, error, self._status, self._failure_status, raises=isinstance(error, ClientDisconnected))
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self
-
-    def __next__(self) -> bytes:
-        try:
-            return next(self._iterator)
-        except StopIteration:
-            self._end(None)
-            raise
-        except BaseException as error:
-            self._end(error)
-            raise
-
-    def close(self) -> None:
-        # Closed before its end (after it, the scope has ended already): the client went away.
-        self._end(ClientDisconnected("the streamed content was closed before its end"))
-
-
-class _AsyncContent(_Ending):
-    """``_Content`` for an asynchronous streaming response: the scope ends on the event loop.
-    (No ``__iter__``: Django tells the two kinds apart by it.)"""
-
-    def __init__(self, response: Any, entered: Any, failure_status: Optional[int]) -> None:
-        super().__init__(response, entered, failure_status)
         self._iterator: AsyncIterator[bytes] = response.streaming_content.__aiter__()
         self._closing: Optional["asyncio.Task[None]"] = None
 

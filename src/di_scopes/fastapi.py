@@ -25,8 +25,7 @@ Each call of an endpoint decorated with ``inject`` runs in an exclusive scope na
 ``"endpoint"`` (``ENDPOINT_SCOPE``): a resource bound to it with ``.in_scope("endpoint")`` is
 torn down when the endpoint returns, before the response is sent, like FastAPI's
 ``Depends(scope="function")``; everything else lives in the request scope of
-``di_scopes.asgi.ScopeMiddleware`` until the response has been sent. (Until some provider is
-bound to ``"endpoint"`` the scope would stay empty, and is not opened.)
+``di_scopes.asgi.ScopeMiddleware`` until the response has been sent.
 """
 
 from __future__ import annotations
@@ -38,9 +37,8 @@ from typing import Any, Callable, Dict, List, TypeVar, cast
 
 from dependency_injector import wiring
 
-import di_scopes
-
-from ._common import bound_scope_names, opened_scope_names
+from . import _select
+from ._shared import opened_scope_names
 from ._steps import Steps, close_async, close_sync, left_open_async, left_open_sync
 from ._wiring import binding as record_of
 from ._wiring import visible_signature
@@ -81,7 +79,7 @@ def inject(fn: _F) -> _F:
     binding = record_of(patched, fn, "di_scopes.fastapi.inject", _INSTEAD)
     injected = set(binding.reference_injections)
     visible = visible_signature(fn, injected)
-    twin = di_scopes._twin
+    twin = _select.active()
     make_scope = twin.scope
     # The providers are read from the wiring record at each call: wire() binds them, unwire()
     # replaces the record's dicts.
@@ -100,9 +98,6 @@ def inject(fn: _F) -> _F:
                 if isinstance(candidate, twin.ContextLocalResource) and candidate not in found:
                     found.append(candidate)
         return found
-
-    def endpoint_scope() -> Any:
-        return make_scope(ENDPOINT_SCOPE, exclusive=True) if ENDPOINT_SCOPE in bound_scope_names else None
 
     if inspect.iscoroutinefunction(fn):
 
@@ -129,10 +124,8 @@ def inject(fn: _F) -> _F:
             return fn(*args, **kwargs)
 
         async def endpoint(*args: Any, **kwargs: Any) -> Any:
-            if ENDPOINT_SCOPE in bound_scope_names:
-                async with make_scope(ENDPOINT_SCOPE, exclusive=True):
-                    return await run(args, kwargs)
-            return await run(args, kwargs)
+            async with make_scope(ENDPOINT_SCOPE, exclusive=True):
+                return await run(args, kwargs)
 
     elif inspect.isasyncgenfunction(fn):
         left_open = twin.ContextLocalResource(left_open_async)
@@ -146,7 +139,7 @@ def inject(fn: _F) -> _F:
 
         async def endpoint(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
             # As dependency-injector's does, the generator resolves its injections when it starts.
-            steps = Steps(endpoint_scope())
+            steps = Steps(make_scope(ENDPOINT_SCOPE, exclusive=True))
 
             def start() -> Any:
                 if via_wiring:
@@ -179,7 +172,7 @@ def inject(fn: _F) -> _F:
             def endpoint(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
                 # As dependency-injector's does, it resolves the injections when called and
                 # returns the generator (here, one that runs each step in the endpoint's context).
-                steps = Steps(endpoint_scope())
+                steps = Steps(make_scope(ENDPOINT_SCOPE, exclusive=True))
                 run = steps.context.run
                 try:
                     if via_wiring:
@@ -196,10 +189,8 @@ def inject(fn: _F) -> _F:
         else:
 
             def endpoint(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
-                if ENDPOINT_SCOPE in bound_scope_names:
-                    with make_scope(ENDPOINT_SCOPE, exclusive=True):
-                        return call(args, kwargs)
-                return call(args, kwargs)
+                with make_scope(ENDPOINT_SCOPE, exclusive=True):
+                    return call(args, kwargs)
 
     functools.update_wrapper(endpoint, fn)
     endpoint.__signature__ = visible  # type: ignore[attr-defined]

@@ -29,19 +29,21 @@ Flask's teardown, so the server answers 500 and logs it.
 from __future__ import annotations
 
 from types import GeneratorType
-from typing import Any, Iterable, Iterator, Optional, cast
+from typing import Any, Optional, cast
 
 from flask import Flask, Response, request
 
-from ._common import (
-    DEFAULT_SCOPE_NAME,
+from ._integration_core import (
     REQUEST,
-    ClientDisconnected,
+    EndingBody,
     check_failure_status,
+    end_body,
     end_scope,
     enter_scope,
     integration_scope,
 )
+
+from ._shared import DEFAULT_SCOPE_NAME
 
 __all__ = ["init_app"]
 
@@ -70,7 +72,7 @@ def init_app(app: Flask, *, name: str = DEFAULT_SCOPE_NAME, failure_status: Opti
                 # A body that a view's generator produces. Flask tears the request down before it
                 # runs (and again at the end of a stream_with_context body): its end ends the scope.
                 run.streaming = True
-                response.response = _Body(response.response, run)
+                response.response = EndingBody(response.response, run.end_streamed)
         return response
 
     def end(exc: Optional[BaseException]) -> None:
@@ -101,39 +103,8 @@ class _Run:
             self.ended = True
             end_scope(self.scope, exc, self.status, self.failure_status, raises=raises)
 
-
-class _Body:
-    """A streamed response body that ends the request's scope when it is exhausted (the test
-    client exhausts it without closing it), fails, or is closed before its end
-    (``ClientDisconnected``)."""
-
-    def __init__(self, body: Iterable[Any], run: _Run) -> None:
-        self._body = body
-        self._iterator: Optional[Iterator[Any]] = None
-        self._run = run
-
-    def __iter__(self) -> Iterator[Any]:
-        return self
-
-    def __next__(self) -> Any:
-        try:
-            if self._iterator is None:
-                self._iterator = iter(self._body)
-            return next(self._iterator)
-        except StopIteration:
-            self._run.end(None)
-            raise
-        except BaseException as error:
-            self._run.end(error)
-            raise
-
-    def close(self) -> None:
-        try:
-            close = getattr(self._body, "close", None)
-            if close is not None:
-                close()
-        except BaseException as error:
-            self._run.end(error)
-            raise
-        # Closed before its end (after it, the scope has ended already): the client went away.
-        self._run.end(ClientDisconnected("the streamed body was closed before its end"), raises=True)
+    def end_streamed(self, error: Optional[BaseException]) -> None:
+        """The end of a streamed body (``EndingBody``)."""
+        if not self.ended:
+            self.ended = True
+            end_body(self.scope, error, self.status, self.failure_status)

@@ -32,18 +32,27 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Optional
 
-from ._common import (
-    DEFAULT_SCOPE_NAME,
+from ._errors import ClientDisconnected, ErrorResponse
+
+from ._integration_core import (
+
     REQUEST,
-    ClientDisconnected,
-    ErrorResponse,
+
     aend_scope,
+
     check_failure_status,
+
     end_scope,
+
     enter_scope,
+
     integration_scope,
+
     note_error,
+
 )
+
+from ._shared import DEFAULT_SCOPE_NAME
 
 __all__ = ["ClientDisconnected", "ErrorResponse", "aend", "end", "enter", "note_error"]
 

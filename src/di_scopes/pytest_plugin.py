@@ -28,7 +28,9 @@ from typing import Any, AsyncIterator, Dict, Iterator, Optional, Tuple
 
 import pytest
 
-from ._common import DEFAULT_SCOPE_NAME, aend_scope, end_scope, integration_scope
+from ._integration_core import aend_scope, end_scope, integration_scope
+
+from ._shared import DEFAULT_SCOPE_NAME
 
 _OUTCOME = pytest.StashKey[Optional[BaseException]]()
 

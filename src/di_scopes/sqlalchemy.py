@@ -23,7 +23,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
 
-from ._common import explained
+from ._errors import explained
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

@@ -22,9 +22,11 @@ while the body is produced, so a streamed body resolves the request's instances.
 from __future__ import annotations
 
 import contextvars
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
-from ._common import DEFAULT_SCOPE_NAME, REQUEST, ClientDisconnected, ScopeMiddlewareBase, end_scope, enter_scope
+from ._integration_core import REQUEST, EndingBody, ScopeMiddlewareBase, end_body, end_scope, enter_scope
+
+from ._shared import DEFAULT_SCOPE_NAME
 
 __all__ = ["ScopeMiddleware"]
 
@@ -66,62 +68,9 @@ class ScopeMiddleware(ScopeMiddlewareBase):
         except BaseException as error:
             context.run(end_scope, request_scope, error)
             raise
-        return _ScopedBody(body, context, request_scope, statuses, self.failure_status)
+        failure_status = self.failure_status
 
+        def end(error: Optional[BaseException]) -> None:
+            end_body(request_scope, error, statuses[-1] if statuses else None, failure_status)
 
-class _ScopedBody:
-    """The application's response iterable, produced in the request's context. The scope ends
-    when the body has been produced to the end (servers and test clients that never call
-    ``close()`` included), or when it fails, or when it is closed before its end: the client
-    went away (``ClientDisconnected``)."""
-
-    def __init__(
-        self,
-        body: Iterable[bytes],
-        context: contextvars.Context,
-        request_scope: Any,
-        statuses: List[int],
-        failure_status: Optional[int],
-    ) -> None:
-        self._body = body
-        self._context = context
-        self._scope = request_scope
-        self._statuses = statuses
-        self._failure_status = failure_status
-        self._ended = False
-
-    def __iter__(self) -> Iterator[bytes]:
-        iterator = self._context.run(iter, self._body)
-        while True:
-            try:
-                chunk = self._context.run(next, iterator, _DONE)
-            except BaseException as error:
-                self._end(error)
-                raise
-            if chunk is _DONE:
-                self._end(None)
-                return
-            yield chunk  # type: ignore[misc]
-
-    def close(self) -> None:
-        try:
-            close = getattr(self._body, "close", None)
-            if close is not None:
-                self._context.run(close)
-        except BaseException as error:
-            self._end(error)
-            raise
-        self._end(ClientDisconnected("the response body was closed before its end"))
-
-    def _end(self, error: Optional[BaseException]) -> None:
-        if self._ended:  # ends once
-            return
-        self._ended = True
-        if error is None:
-            status = self._statuses[-1] if self._statuses else None
-            self._context.run(end_scope, self._scope, None, status, self._failure_status)
-        else:
-            self._context.run(end_scope, self._scope, error, raises=isinstance(error, ClientDisconnected))
-
-
-_DONE = object()
+        return EndingBody(body, end, context)
