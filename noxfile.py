@@ -1,8 +1,19 @@
 """The local packaging matrix.
 
-Every session builds the sdist from this checkout, lets pip build a wheel from that sdist, installs
-it into a fresh virtualenv and runs the test suite unpacked from the sdist against the installed
-package, never against the source tree.
+Every session installs a wheel that pip built from the sdist of this checkout into a fresh
+virtualenv and runs the test suite unpacked from that sdist against the installed package, never
+against the source tree.
+
+Builds are shared. A nox run builds and checks the sdist once, for all its sessions, and pip builds
+the wheel with the compiled twin from it once per interpreter. Both are kept in .nox/_builds under
+a digest of the sdist's content: a later nox run in this checkout builds its own sdist, and reuses
+the wheel when that sdist has the same content (and the interpreter, the build constraints and the
+compiler settings are the same). The pure and no-compiler sessions build their own wheels;
+tests-3.14 and tests-3.15 build theirs in their chroots, from the shared sdist.
+
+What is particular to the CI machine is in .ci/machine.py: pyenv's interpreters for 3.10-3.13, and
+the Debian sid roots for 3.14 and 3.15. The rules on the release workflow that its schema cannot
+express are in .ci/workflow.py.
 
     nox -l                  # the sessions
     nox -s tests-3.12       # one Python
@@ -16,11 +27,13 @@ package, never against the source tree.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 import zipfile
@@ -29,22 +42,19 @@ from pathlib import Path
 import nox
 
 ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / ".ci"))
+import machine  # noqa: E402  (.ci/machine.py)
+import workflow  # noqa: E402  (.ci/workflow.py)
+
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 OLDEST_DEPENDENCY_INJECTOR = "4.45.0"
 BUILD_CONSTRAINTS = ROOT / "constraints" / "build.txt"
 TOOLS = ROOT / "constraints" / "tools.txt"
 WORKFLOW = ROOT / ".github" / "workflows" / "wheels.yml"
 
-# CPython 3.14 and 3.15 are not installed on these machines: Debian sid's python3.14 and python3.15
-# run in chroots made by .ci/sid-root, one per version, kept outside any checkout so that later runs
-# on the machine reuse them (DI_SCOPES_SID_ROOT_3_15, say, names another place).
-SID_PYTHONS = ["3.14", "3.15"]
-SID_ROOT_SCRIPT = ROOT / ".ci" / "sid-root"
-
-
-def sid_root(version: str) -> Path:
-    default = f"/var/cache/di-scopes/sid-{version}"
-    return Path(os.environ.get(f"DI_SCOPES_SID_ROOT_{version.replace('.', '_')}", default))
+# CPython 3.10-3.13 from pyenv; 3.14 and 3.15 (SID_PYTHONS) in Debian sid roots.
+machine.use_pyenv_pythons(PYTHONS)
+SID_PYTHONS = machine.SID_PYTHONS
 
 
 # The wheels the release workflow must build: CPython 3.10-3.15 and free-threaded 3.14t and 3.15t
@@ -64,7 +74,10 @@ NO_WHEEL = {"cp310-win_arm64"}
 
 # The sdist must carry these, and every tracked file under these folders.
 SDIST_REQUIRED = {
+    ".ci/machine.py",
+    ".ci/workflow.py",
     "CHANGELOG.md",
+    "CONTRIBUTING.md",
     "LICENSE",
     "MANIFEST.in",
     "README.md",
@@ -74,6 +87,7 @@ SDIST_REQUIRED = {
     "pyproject.toml",
     "setup.py",
     "src/di_scopes/_cdeps/dependency_injector/providers.pxd",
+    "src/di_scopes/_scope_c.h",
     "src/di_scopes/_scope_c.pyi",
     "src/di_scopes/_scope_c.pyx",
     "src/di_scopes/_scope_py.py",
@@ -89,15 +103,21 @@ NO_FLAGS: dict[str, str | None] = {
     "DI_SCOPES_REQUIRE_EXTENSION": None,
 }
 
-# pyenv's interpreters, so that "3.10" ... "3.13" resolve to them rather than to pyenv's shims
-# (which only run the active version) or to a system Python without headers.
-_PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
-_PYENV_BINS = [
-    str(bin_dir)
-    for bin_dir in sorted(_PYENV_VERSIONS.glob("3.*/bin"))
-    if bin_dir.parent.name.rsplit(".", 1)[0] in PYTHONS
-]
-os.environ["PATH"] = os.pathsep.join([*_PYENV_BINS, os.environ.get("PATH", "")])
+# The built distributions the sessions share, in this nox run and later ones in this checkout:
+#   .nox/_builds/<sdist content digest>/di_scopes-<version>.tar.gz
+#   .nox/_builds/<sdist content digest>/wheel-<build key>/{di_scopes-...whl, wheel.json}
+# A new sdist content replaces the folders of the others.
+BUILDS = ROOT / ".nox" / "_builds"
+
+# What a compiled wheel depends on besides the sdist's content and the build constraints: the
+# interpreter (asked in the session's virtualenv; sys.version has the build date) ...
+INTERPRETER = (
+    "import json, os, platform, sys, sysconfig; print(json.dumps(["
+    "platform.python_implementation(), sys.version, os.path.realpath(sys.base_prefix), "
+    "sysconfig.get_platform(), sysconfig.get_config_var('EXT_SUFFIX')]))"
+)
+# ... and the compiler settings that setuptools reads from the environment.
+COMPILER_ENV = ("CC", "CFLAGS", "CPPFLAGS", "LDFLAGS", "LDSHARED", "ARCHFLAGS", "_PYTHON_HOST_PLATFORM")
 
 nox.options.sessions = [
     *(f"tests-{python}" for python in PYTHONS),
@@ -134,18 +154,68 @@ def fresh_dir(session: nox.Session, name: str) -> Path:
     return path
 
 
+_sdist: Path | None = None  # this nox run's sdist, built by the first session that wants it
+
+
+def shared_sdist(session: nox.Session) -> Path:
+    """This nox run's sdist of the checkout: built and checked once, by the first session that
+    asks for it; the sessions after it get the same file."""
+    global _sdist
+    if _sdist is None or not _sdist.is_file():
+        _sdist = build_sdist(session)
+    else:
+        session.log(f"{_sdist.name}: built and checked earlier in this nox run, {_sdist.parent}")
+    return _sdist
+
+
 def build_sdist(session: nox.Session) -> Path:
-    """Build the sdist of this checkout into the session's temporary folder and check it."""
+    """Build the sdist of this checkout, check it, and keep it in BUILDS under its content digest,
+    next to the wheels already built from the same content."""
     install_tools(session, "build")
     out = fresh_dir(session, "sdist")
     session.run(
-        "python", "-m", "build", "--sdist", "--outdir", str(out), str(ROOT),
+        "python",
+        "-m",
+        "build",
+        "--sdist",
+        "--outdir",
+        str(out),
+        str(ROOT),
         env={"PIP_CONSTRAINT": str(BUILD_CONSTRAINTS)},
         silent=True,
     )
-    (sdist,) = out.glob("di_scopes-*.tar.gz")
-    check_sdist(session, sdist)
+    (built,) = out.glob("di_scopes-*.tar.gz")
+    check_sdist(session, built)
+    digest = content_digest(built)
+    folder = BUILDS / digest[:24]
+    folder.mkdir(parents=True, exist_ok=True)
+    for other in BUILDS.iterdir():
+        if other != folder:
+            shutil.rmtree(other, ignore_errors=True)
+    sdist = folder / built.name
+    staged = folder / f".{built.name}.{os.getpid()}"
+    shutil.copyfile(built, staged)
+    os.replace(staged, sdist)
+    session.log(f"{sdist.name}: content sha256 {digest}, kept in {folder}")
     return sdist
+
+
+def content_digest(sdist: Path) -> str:
+    """sha256 of what the sdist holds: each member's name, type, mode, link target and content.
+    Not of the file itself, which also records modification and compression times, so that two
+    builds of the same sources have the same digest."""
+    members = []
+    with tarfile.open(sdist) as tar:
+        for member in tar:
+            file = tar.extractfile(member) if member.isfile() else None
+            content = hashlib.sha256(file.read() if file else b"").hexdigest()
+            header = [member.name, member.type.decode(), member.mode, member.linkname]
+            members.append(json.dumps([*header, content]))
+    return hashlib.sha256("\n".join(sorted(members)).encode()).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def check_sdist(session: nox.Session, sdist: Path) -> None:
@@ -153,7 +223,10 @@ def check_sdist(session: nox.Session, sdist: Path) -> None:
         names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
     tracked = subprocess.run(
         ["git", "ls-files", "--", *SDIST_TREES],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     missing = sorted((SDIST_REQUIRED | set(tracked)) - names)
     artefacts = sorted(name for name in names if BUILD_ARTEFACT.search(name))
@@ -165,11 +238,20 @@ def check_sdist(session: nox.Session, sdist: Path) -> None:
 def pip_wheel(session: nox.Session, sdist: Path, out: Path, *args: str, **kwargs) -> str:
     """Let pip build a wheel from the sdist, as `pip install di-scopes` does where no wheel fits.
 
-    No wheel cache: pip would reuse a wheel built earlier from a file at the same path.
+    No wheel cache: pip would reuse a wheel built earlier from a file at the same path, whatever
+    the environment (DI_SCOPES_NO_EXTENSIONS, CC) was then; compiled_wheel keeps its own.
     """
     return session.run(
-        "pip", "wheel", "--no-deps", "--no-cache-dir",
-        "--build-constraint", str(BUILD_CONSTRAINTS), "--wheel-dir", str(out), *args, str(sdist),
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--no-cache-dir",
+        "--build-constraint",
+        str(BUILD_CONSTRAINTS),
+        "--wheel-dir",
+        str(out),
+        *args,
+        str(sdist),
         **kwargs,
     )
 
@@ -181,15 +263,58 @@ def build_wheel(session: nox.Session, sdist: Path, **env: str | None) -> Path:
     return wheel
 
 
+def compiled_wheel(session: nox.Session, sdist: Path) -> Path:
+    """The wheel pip builds from the sdist with the compiled twin required, for the session's
+    interpreter: built once, then reused by every session on the same interpreter, in this nox run
+    and later ones, while the sdist's content, the build constraints and the compiler settings
+    are the same. The reused file must still have the sha256 it had when it was built."""
+    interpreter = json.loads(session.run("python", "-c", INTERPRETER, silent=True).strip().splitlines()[-1])
+    key = {
+        "interpreter": interpreter,
+        "build constraints": file_sha256(BUILD_CONSTRAINTS),
+        "environment": {name: os.environ.get(name) for name in COMPILER_ENV},
+    }
+    build_key = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+    folder = sdist.parent / f"wheel-{build_key[:24]}"
+    record = folder / "wheel.json"
+    if record.is_file():
+        kept = json.loads(record.read_text())
+        wheel = folder / kept["wheel"]
+        if kept["key"] == key and wheel.is_file() and file_sha256(wheel) == kept["sha256"]:
+            session.log(f"{wheel.name}: built from this sdist content for {interpreter[1]}, reused")
+            require_compiled(session, wheel)
+            return wheel
+        session.log(f"{folder.name}: does not hold the wheel it records; building again")
+
+    built = build_wheel(session, sdist, DI_SCOPES_REQUIRE_EXTENSION="1")
+    require_compiled(session, built)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=sdist.parent))
+    shutil.copyfile(built, staging / built.name)
+    kept = {"key": key, "wheel": built.name, "sha256": file_sha256(built)}
+    (staging / "wheel.json").write_text(json.dumps(kept, indent=1) + "\n")
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        staging.rename(folder)
+    except OSError:  # another nox run stored the same wheel meanwhile: use the one built here
+        return built
+    return folder / built.name
+
+
 def compiled_modules(wheel: Path) -> list[str]:
     with zipfile.ZipFile(wheel) as archive:
         return [name for name in archive.namelist() if name.endswith((".so", ".pyd"))]
 
 
+def require_compiled(session: nox.Session, wheel: Path) -> None:
+    if not compiled_modules(wheel):
+        session.error(f"{wheel.name} has no compiled module")
+
+
 def check_installed(session: nox.Session, implementation: str) -> None:
     """The package imported is the one installed in the session, running the expected twin."""
     report = session.run(
-        "python", "-c",
+        "python",
+        "-c",
         "import json, di_scopes; print(json.dumps([di_scopes.IMPLEMENTATION, di_scopes.__file__]))",
         env=NO_FLAGS,
         silent=True,
@@ -211,9 +336,10 @@ def run_suite(session: nox.Session, sdist: Path, *pytest_args: str, **env: str) 
 
 
 def install_compiled(session: nox.Session) -> Path:
-    """sdist -> wheel with the compiled twin required, installed with the test extra."""
-    sdist = build_sdist(session)
-    wheel = build_wheel(session, sdist, DI_SCOPES_REQUIRE_EXTENSION="1")
+    """sdist -> wheel with the compiled twin required, installed with the test extra; returns
+    the sdist."""
+    sdist = shared_sdist(session)
+    wheel = compiled_wheel(session, sdist)
     session.install(f"{wheel}[test]")
     check_installed(session, "cython")
     return sdist
@@ -229,7 +355,8 @@ def install_dependency_injector(session: nox.Session, requirement: str, version:
     else:
         session.install(requirement, f"dependency-injector=={version}")
     installed = session.run(
-        "python", "-c",
+        "python",
+        "-c",
         "from importlib.metadata import version; print(version('dependency-injector'))",
         silent=True,
     ).strip()
@@ -245,12 +372,7 @@ def install_dependency_injector(session: nox.Session, requirement: str, version:
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """sdist -> wheel with the compiled twin required -> the whole suite, both twins."""
-    sdist = build_sdist(session)
-    wheel = build_wheel(session, sdist, DI_SCOPES_REQUIRE_EXTENSION="1")
-    if not compiled_modules(wheel):
-        session.error(f"{wheel.name} has no compiled module")
-    session.install(f"{wheel}[test]")
-    check_installed(session, "cython")
+    sdist = install_compiled(session)
     run_suite(session, sdist)
 
 
@@ -267,87 +389,29 @@ def tests_315(session: nox.Session) -> None:
 
 
 def tests_sid(session: nox.Session, python: str) -> None:
-    """sdist -> wheel -> the whole suite on CPython ``python``, in a Debian sid root.
-
-    Like the other tests-* sessions, PostgreSQL tests included. The sdist is built here; the
-    wheel, its install and the suite happen in the root, which is made when missing."""
-    if os.geteuid() != 0:
-        session.error(f"tests-{python} runs CPython {python} in a chroot: run it as root")
-    root = sid_root(python)
-    session.run(str(SID_ROOT_SCRIPT), "build", str(root), external=True, env={"SID_PYTHON": python})
-    sdist = build_sdist(session)
-    work = Path(tempfile.mkdtemp(prefix="di-scopes-nox-", dir=root / "tmp"))
-    inside = "/" + str(work.relative_to(root))  # the same directory, seen from the root
-    venv = f"{inside}/venv"
-    base_env = {
-        "PATH": f"{venv}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        "HOME": "/root",
-        "LANG": "C.UTF-8",
-        "PIP_CERT": "/etc/ssl/certs/ca-certificates.crt",
-        "SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt",
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-    }
-
-    def in_root(*command: str, cwd: str = "/", silent: bool = False, **env: str) -> str:
-        assignments = [f"{name}={value}" for name, value in {**base_env, **env}.items()]
-        return session.run(
-            str(SID_ROOT_SCRIPT), "run", str(root), "env", "-i", "-C", cwd, *assignments, *command,
-            external=True, silent=silent,
-        )
-
-    try:
-        for source in (sdist, BUILD_CONSTRAINTS, TOOLS):
-            shutil.copy(source, work / source.name)
-        with tarfile.open(sdist) as tar:
-            tar.extractall(work / "unpacked", filter="data")
-        (project,) = (work / "unpacked").iterdir()
-
-        # The arq test's Redis server (roots made before it was needed lack it).
-        in_root(
-            "sh", "-c",
-            "command -v redis-server >/dev/null || (apt-get -o Acquire::Check-Valid-Until=false update -qq"
-            " && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server)",
-        )
-        in_root(f"python{python}", "-m", "venv", venv)
-        in_root("python", "-m", "pip", "install", "-q", "-c", f"{inside}/{TOOLS.name}", "pip")
-        in_root(
-            "pip", "wheel", "--no-deps", "--no-cache-dir",
-            "--build-constraint", f"{inside}/{BUILD_CONSTRAINTS.name}",
-            "--wheel-dir", f"{inside}/wheel", f"{inside}/{sdist.name}",
-            DI_SCOPES_REQUIRE_EXTENSION="1",
-        )
-        (wheel,) = (work / "wheel").glob("di_scopes-*.whl")
-        if not compiled_modules(wheel):
-            session.error(f"{wheel.name} has no compiled module")
-        in_root("pip", "install", "-q", f"{inside}/wheel/{wheel.name}[test]")
-        report = in_root(
-            "python", "-c",
-            "import json, platform, di_scopes; "
-            "print(json.dumps([platform.python_version(), di_scopes.IMPLEMENTATION, di_scopes.__file__]))",
-            silent=True,
-        )
-        version, active, location = json.loads(report.strip().splitlines()[-1])
-        if active != "cython" or not location.startswith(venv):
-            session.error(f"wanted the installed cython twin, got {active} from {location}")
-        session.log(f"CPython {version} in {root}: di_scopes {active} twin from {location}")
-        in_root(
-            "python", "-m", "pytest", *session.posargs,
-            cwd=f"{inside}/unpacked/{project.name}", DI_SCOPES_REQUIRE_POSTGRES="1", DI_SCOPES_REQUIRE_REDIS="1",
-        )
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    """sdist -> wheel -> the whole suite on CPython ``python``, in a Debian sid root (made when
+    missing), PostgreSQL and Redis tests included like in the other tests-* sessions. The sdist
+    is this nox run's; the wheel is built in the root (.ci/machine.py)."""
+    root = machine.make_sid_root(session, python)
+    machine.run_suite_in_sid_root(
+        session,
+        root,
+        python,
+        shared_sdist(session),
+        build_constraints=BUILD_CONSTRAINTS,
+        tools=TOOLS,
+        check_wheel=require_compiled,
+    )
 
 
 @nox.session
 def wheel(session: nox.Session) -> None:
     """The distributions pass `twine check`; `auditwheel` accepts the wheel as manylinux."""
-    sdist = build_sdist(session)
-    wheel = build_wheel(session, sdist, DI_SCOPES_REQUIRE_EXTENSION="1")
+    sdist = shared_sdist(session)
+    wheel = compiled_wheel(session, sdist)
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-    wanted = {
-        f"di_scopes/{name}" for name in ("__init__.py", "_scope_py.py", "_scope_c.pyi", "py.typed")
-    }
+    wanted = {f"di_scopes/{name}" for name in ("__init__.py", "_scope_py.py", "_scope_c.pyi", "py.typed")}
     unwanted = sorted(name for name in names if name.endswith((".c", ".h", ".pyx", ".pxd")) or "_cdeps" in name)
     if not compiled_modules(wheel) or wanted - names or unwanted:
         session.error(f"{wheel.name}: missing {sorted(wanted - names)}, unwanted {unwanted}")
@@ -376,16 +440,14 @@ def wheel(session: nox.Session) -> None:
 )
 def dependency_injector(session: nox.Session, version: str) -> None:
     """The compiled twin with dependency-injector 4.45.0 on 3.10, and the newest on 3.13."""
-    sdist = build_sdist(session)
-    wheel = build_wheel(session, sdist, DI_SCOPES_REQUIRE_EXTENSION="1")
+    sdist = shared_sdist(session)
+    wheel = compiled_wheel(session, sdist)
     install_dependency_injector(session, f"{wheel}[test]", version)
     check_installed(session, "cython")
     run_suite(session, sdist)
 
 
-# One wheel for both compat sessions when they run on the same interpreter; the downloaded
-# dependency-injector sdists (immutable on PyPI) are kept between runs.
-_compat_wheels: dict[str, Path] = {}
+# The downloaded dependency-injector sdists (immutable on PyPI) are kept between runs.
 COMPAT_CACHE = ROOT / ".nox" / "compat-sdists"
 
 
@@ -395,17 +457,17 @@ def compat(session: nox.Session, version: str) -> None:
     """dependency-injector's own tests of its ContextLocalSingleton and ContextLocalResource, and
     the wiring tests that use them, from its PyPI sdist, run against both twins of the installed
     wheel (compat/run.py; the by-design failures are listed in compat/di_scopes_compat.py)."""
-    interpreter = session.run("python", "-c", "import sys; print(sys.version)", silent=True).strip()
-    wheel = _compat_wheels.get(interpreter)
-    if wheel is None or not wheel.exists():
-        sdist = build_sdist(session)
-        wheel = _compat_wheels[interpreter] = build_wheel(session, sdist, DI_SCOPES_REQUIRE_EXTENSION="1")
+    wheel = compiled_wheel(session, shared_sdist(session))
     install_dependency_injector(session, str(wheel), version)
     session.install("pytest", "typing_extensions")
     check_installed(session, "cython")
     with session.chdir(session.create_tmp()):
         session.run(
-            "python", str(ROOT / "compat" / "run.py"), "--cache", str(COMPAT_CACHE), *session.posargs,
+            "python",
+            str(ROOT / "compat" / "run.py"),
+            "--cache",
+            str(COMPAT_CACHE),
+            *session.posargs,
             env=NO_FLAGS,
         )
 
@@ -413,7 +475,7 @@ def compat(session: nox.Session, version: str) -> None:
 @nox.session
 def pure(session: nox.Session) -> None:
     """DI_SCOPES_NO_EXTENSIONS=1 at build time: a pure wheel; the suite with --no-c-extensions."""
-    sdist = build_sdist(session)
+    sdist = shared_sdist(session)
     wheel = build_wheel(session, sdist, DI_SCOPES_NO_EXTENSIONS="1")
     if not wheel.name.endswith("-py3-none-any.whl") or compiled_modules(wheel):
         session.error(f"{wheel.name} is not a pure-Python wheel")
@@ -426,10 +488,12 @@ def pure(session: nox.Session) -> None:
 def no_compiler(session: nox.Session) -> None:
     """A source build without a working C compiler: an error when the compiled twin is required,
     otherwise the pure twin with a warning, and the suite passes on it."""
-    sdist = build_sdist(session)
+    sdist = shared_sdist(session)
 
     failed = pip_wheel(
-        session, sdist, fresh_dir(session, "required"),
+        session,
+        sdist,
+        fresh_dir(session, "required"),
         env={**NO_FLAGS, "CC": "/bin/false", "DI_SCOPES_REQUIRE_EXTENSION": "1"},
         success_codes=[1],
         silent=True,
@@ -441,7 +505,10 @@ def no_compiler(session: nox.Session) -> None:
     # No compiler on PATH at all: only the virtualenv's own scripts.
     out = fresh_dir(session, "wheel")
     built = pip_wheel(
-        session, sdist, out, "--verbose",
+        session,
+        sdist,
+        out,
+        "--verbose",
         env={**NO_FLAGS, "PATH": session.bin, "CC": None},
         silent=True,
     )
@@ -464,29 +531,21 @@ def cibuildwheel(session: nox.Session) -> None:
     session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(WORKFLOW))
     jobs = json.loads(
         session.run(
-            "python", "-c",
+            "python",
+            "-c",
             "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))['jobs']))",
             str(WORKFLOW),
             silent=True,
         )
     )
+    problems = workflow.problems(jobs, WORKFLOW.read_text())  # the free-threading job, the pin
+    if problems:
+        session.error("; ".join(problems))
     runs = jobs["wheels"]["strategy"]["matrix"]["include"]
-    # The free-threaded suite runs on 3.14t and 3.15t with the GIL kept off, in parallel threads,
-    # and a release waits for it.
-    threaded = json.dumps(jobs.get("free-threading", {}))
-    for needed in ('"3.14t"', '"3.15t"', '"PYTHON_GIL": "0"', "--parallel-threads="):
-        if needed not in threaded:
-            session.error(f"the workflow's free-threading job lacks {needed}")
-    if "free-threading" not in jobs["publish"]["needs"]:
-        session.error("publishing does not wait for the free-threading job")
-    # The workflow runs the cibuildwheel that constraints/tools.txt pins, the one installed here.
-    workflow_text = WORKFLOW.read_text()
-    if "pypa/cibuildwheel@" in workflow_text or not re.search(
-        r"pip install -c constraints/tools\.txt cibuildwheel\b", workflow_text
-    ):
-        session.error("the workflow must install cibuildwheel with -c constraints/tools.txt")
     installed = session.run(
-        "python", "-c", "from importlib.metadata import version; print(version('cibuildwheel'))",
+        "python",
+        "-c",
+        "from importlib.metadata import version; print(version('cibuildwheel'))",
         silent=True,
     ).strip()
     session.log(f"cibuildwheel {installed}, as constraints/tools.txt pins it")
@@ -496,9 +555,14 @@ def cibuildwheel(session: nox.Session) -> None:
     with session.chdir(ROOT):
         for run in runs:
             listed = session.run(
-                "cibuildwheel", "--print-build-identifiers",
-                "--platform", run["platform"], "--archs", run["archs"],
-                env=env, silent=True,
+                "cibuildwheel",
+                "--print-build-identifiers",
+                "--platform",
+                run["platform"],
+                "--archs",
+                run["archs"],
+                env=env,
+                silent=True,
             ).split()
             session.log(f"{run['os']} ({run['platform']} {run['archs']}): {' '.join(listed)}")
             found.update(listed)
@@ -513,9 +577,7 @@ def differential(session: nox.Session) -> None:
     """The differential test at length: thousands of generated scope programs run on both twins
     of the installed wheel, their traces compared."""
     sdist = install_compiled(session)
-    run_suite(
-        session, sdist, "tests/test_differential.py", DI_SCOPES_DIFFERENTIAL_EXAMPLES=DIFFERENTIAL_EXAMPLES
-    )
+    run_suite(session, sdist, "tests/test_differential.py", DI_SCOPES_DIFFERENTIAL_EXAMPLES=DIFFERENTIAL_EXAMPLES)
 
 
 @nox.session
