@@ -11,14 +11,14 @@ from __future__ import annotations
 import re
 import sys
 import types
-from typing import Any, Dict
+from typing import Any
 
 from sybil import Sybil
 from sybil.integration.pytest import SybilItem
 from sybil.parsers.myst import CodeBlockParser, SkipParser
 
 
-def _setup(namespace: Dict[str, Any]) -> None:
+def _setup(namespace: dict[str, Any]) -> None:
     path = str(namespace.get("__file__", "document"))
     name = "docs_" + re.sub(r"\W", "_", path.rsplit("/", 1)[-1].rsplit(".", 1)[0])
     module = types.ModuleType(name)
@@ -60,7 +60,7 @@ def _evaluate(example: Any) -> None:
     exec(compile(source, example.path, "exec", dont_inherit=True), module.__dict__)
 
 
-def _teardown(namespace: Dict[str, Any]) -> None:
+def _teardown(namespace: dict[str, Any]) -> None:
     module = namespace.get("__document_module__")
     if module is None:
         return

@@ -65,10 +65,7 @@ class BuildExt(build_ext):
 
     def _fallback(self, error):
         if REQUIRE_EXTENSION:
-            sys.stderr.write(
-                "di-scopes: building the compiled twin failed (DI_SCOPES_REQUIRE_EXTENSION=1): "
-                f"{error}\n"
-            )
+            sys.stderr.write(f"di-scopes: building the compiled twin failed (DI_SCOPES_REQUIRE_EXTENSION=1): {error}\n")
             raise error
         if getattr(self, "_warned", False):
             return

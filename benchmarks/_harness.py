@@ -10,7 +10,8 @@ import contextlib
 import contextvars
 import functools
 import sys
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from ._variants import COMMITTED, ROLLED_BACK
 from ._workload import LEDGER, Boom
@@ -21,7 +22,9 @@ class LedgerError(AssertionError):
 
 
 def check_ledger(before: tuple, cycles: int, outcome) -> None:
-    opened, committed, rolled_back, closed = (after - start for after, start in zip(LEDGER.snapshot(), before))
+    opened, committed, rolled_back, closed = (
+        after - start for after, start in zip(LEDGER.snapshot(), before, strict=True)
+    )
     if outcome is None:
         expected = (0, 0, 0, 0)
     else:
@@ -80,12 +83,7 @@ def looped_async(loop, cycle, cycles: int, outcome=COMMITTED):
 def unrolled(resolve, key, passes: int):
     """A loop calling ``resolve()`` (or ``resolve(key)``) ten times per pass; returns the last."""
     call = "resolve()" if key is None else "resolve(key)"
-    source = (
-        "def run():\n"
-        "    for _ in passes:\n"
-        f"        {'; '.join([call] * 9)}; last = {call}\n"
-        "    return last\n"
-    )
+    source = f"def run():\n    for _ in passes:\n        {'; '.join([call] * 9)}; last = {call}\n    return last\n"
     namespace = {"resolve": resolve, "key": key, "passes": range(passes)}
     exec(source, namespace)
     return namespace["run"]

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar, copy_context
-from typing import Any, Callable, Dict, Iterator
+from typing import Any
 
 import pytest
 
@@ -98,7 +99,7 @@ class Variant:
     name = ""
     label = ""
     error_outcome = ROLLED_BACK
-    cannot: Dict[str, str] = {}
+    cannot: dict[str, str] = {}
 
 
 class GraphShapes(Variant):
@@ -581,7 +582,9 @@ class Dishka(ResolvesByType):
         return (d.make_async_container if asynchronous else d.make_container)(provider)
 
     def _opener(self, shape: str, asynchronous: bool) -> Callable[[], Any]:
-        return self._container(asession_gen if asynchronous else session_gen, graph=True, asynchronous=asynchronous, shape=shape)
+        return self._container(
+            asession_gen if asynchronous else session_gen, graph=True, asynchronous=asynchronous, shape=shape
+        )
 
     def cached(self):
         container = self._container(session_gen)
@@ -762,7 +765,7 @@ class ThatDepends(Variant):
     label = "that-depends (ContextResource)"
     error_outcome = COMMITTED
 
-    _containers: Dict[Any, Any] = {}  # one container class per generator: they register globally
+    _containers: dict[Any, Any] = {}  # one container class per generator: they register globally
 
     def __init__(self) -> None:
         self.td = pytest.importorskip("that_depends")
@@ -1117,9 +1120,21 @@ class DiFactoryFloor(Variant):
 
 # Registry ---------------------------------------------------------------------------------------
 
-VARIANTS = ("c", "c-fast", "py", "di-contextlocal-singleton", "di-contextlocal-resource", "dishka", "wireup", "that-depends", "di-factory-floor", "floor", "object")
+VARIANTS = (
+    "c",
+    "c-fast",
+    "py",
+    "di-contextlocal-singleton",
+    "di-contextlocal-resource",
+    "dishka",
+    "wireup",
+    "that-depends",
+    "di-factory-floor",
+    "floor",
+    "object",
+)
 
-_PEERS: Dict[str, Callable[[], Variant]] = {
+_PEERS: dict[str, Callable[[], Variant]] = {
     "di-contextlocal-singleton": DiContextLocalSingleton,
     "di-contextlocal-resource": DiContextLocalResource,
     "dishka": Dishka,

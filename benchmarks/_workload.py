@@ -7,7 +7,7 @@ skipped work cannot look fast.
 
 from __future__ import annotations
 
-from typing import AsyncIterator, Iterator, Optional
+from collections.abc import AsyncIterator, Iterator
 
 
 class Ledger:
@@ -88,7 +88,7 @@ def session_gen() -> Iterator[Session]:
     """
     session = Session()
     try:
-        error: Optional[BaseException] = yield session
+        error: BaseException | None = yield session
     except BaseException:
         session.rollback()
         raise
@@ -105,7 +105,7 @@ async def asession_gen() -> AsyncIterator[Session]:
     """``session_gen`` as an async generator."""
     session = Session()
     try:
-        error: Optional[BaseException] = yield session
+        error: BaseException | None = yield session
     except BaseException:
         session.rollback()
         raise

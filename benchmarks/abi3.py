@@ -107,12 +107,12 @@ PATCHES = [
         "    /* Vectorcall for the scoped providers:",
         1,
     ),
-    ("        PyType_Modified(t);\n    }\n    \"\"\"", "        PyType_Modified(t);\n    }\n    #endif\n    \"\"\"", 1),
+    ('        PyType_Modified(t);\n    }\n    """', '        PyType_Modified(t);\n    }\n    #endif\n    """', 1),
     # Last: the fallbacks name the functions the replacements above take out.
     ("\n\ncdef enum:\n    PYGEN_RETURN = 0", FALLBACKS + "\n\ncdef enum:\n    PYGEN_RETURN = 0", 1),
 ]
 
-SETUP = '''
+SETUP = """
 import sys
 from Cython.Build import cythonize
 from setuptools import Extension, setup
@@ -137,7 +137,7 @@ setup(
     ext_modules=cythonize(extensions, include_path=[{cdeps!r}], build_dir="build/" + root,
                           compiler_directives={{"language_level": 3, "embedsignature": True}}),
 )
-'''
+"""
 
 
 def patched_source() -> str:
@@ -190,7 +190,8 @@ def measure(rounds: int) -> None:
     import contextlib
     import importlib
 
-    from ._harness import SCENARIOS, build as build_run
+    from ._harness import SCENARIOS
+    from ._harness import build as build_run
     from ._variants import Twin
 
     modules = {
@@ -204,7 +205,14 @@ def measure(rounds: int) -> None:
         print(f"{label:18} {module.__file__}")
     print(f"\nµs per cycle (per resolve for the cached resolve): min / median of {rounds} interleaved rounds")
     print(f"{'scenario':28}" + "".join(f"{label:>24}" for label in modules) + f"{'abi3 / full (min)':>20}")
-    for scenario in ("cached_resolve", "empty_scope", "request_cycle", "service_graph", "error_path", "async_request_cycle"):
+    for scenario in (
+        "cached_resolve",
+        "empty_scope",
+        "request_cycle",
+        "service_graph",
+        "error_path",
+        "async_request_cycle",
+    ):
         cycles = SCENARIOS[scenario][3]
         with contextlib.ExitStack() as stack:
             runs = {

@@ -22,7 +22,6 @@ import re
 import subprocess
 import sys
 import tempfile
-from typing import Dict, List, Optional, Tuple
 
 DEFAULT_SCENARIOS = ("cached_resolve", "empty_scope", "request_cycle")
 DEFAULT_VARIANTS = ("c", "floor", "object", "dishka")
@@ -63,7 +62,7 @@ def callgrind(scenario: str, variant: str, cycles: int, out: str) -> int:
     return count(["benchmarks.callgrind", "run", scenario, variant, str(cycles)], out)
 
 
-def count(module_args: List[str], out: str) -> int:
+def count(module_args: list[str], out: str) -> int:
     """Total instructions of ``python -m MODULE ARGS...`` under callgrind (output in ``out``)."""
     # A fixed hash seed, and no .pyc written by one run and read by the other.
     env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
@@ -85,7 +84,7 @@ def _root() -> str:
 _FUNCTION = re.compile(r"^\s*([\d,]+)\s+\([^)]*\)\s+(.*?):(\S+?)(?:'\d+)?(?:\s+\[(.*)\])?\s*$")
 
 
-def functions(out: str, inclusive: bool = False) -> Dict[str, int]:
+def functions(out: str, inclusive: bool = False) -> dict[str, int]:
     """Self (or inclusive) cost of each function in a callgrind output file, named
     ``function (library)``."""
     result = subprocess.run(
@@ -94,7 +93,7 @@ def functions(out: str, inclusive: bool = False) -> Dict[str, int]:
         text=True,
         check=True,
     )
-    costs: Dict[str, int] = {}
+    costs: dict[str, int] = {}
     for line in result.stdout.splitlines():
         match = _FUNCTION.match(line)
         if match is None:
@@ -107,7 +106,7 @@ def functions(out: str, inclusive: bool = False) -> Dict[str, int]:
 
 def measure(
     scenario: str, variant: str, n1: int, n2: int, profile: bool, inclusive: bool = False
-) -> Tuple[float, Optional[List[Tuple[str, float]]]]:
+) -> tuple[float, list[tuple[str, float]] | None]:
     with tempfile.TemporaryDirectory() as tmp:
         first, second = os.path.join(tmp, "n1.out"), os.path.join(tmp, "n2.out")
         total1 = callgrind(scenario, variant, n1, first)
@@ -122,7 +121,7 @@ def measure(
     return per_cycle, top
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "run":
         _, scenario, variant, cycles = argv
@@ -165,7 +164,9 @@ def main(argv: Optional[List[str]] = None) -> None:
             if (previous["n1"], previous["n2"]) != (args.n1, args.n2):
                 raise SystemExit(f"{args.json} was measured with other N1, N2")
             measured = {(row["scenario"], row["variant"]) for row in results}
-            results = [row for row in previous["results"] if (row["scenario"], row["variant"]) not in measured] + results
+            results = [
+                row for row in previous["results"] if (row["scenario"], row["variant"]) not in measured
+            ] + results
         document = {
             "python": platform.python_version(),
             "machine": platform.machine(),

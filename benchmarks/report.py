@@ -16,7 +16,7 @@ import argparse
 import glob
 import json
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from ._harness import SCENARIOS
 from ._variants import VARIANTS, variant_class
@@ -37,7 +37,14 @@ TARGETS = [
     ("async_service_graph", "c-fast", "dishka", "<=", 1.0, "async service graph, fast path: ≤ 1.0× dishka"),
     ("async_nested_graph", "c-fast", "dishka", "<=", 1.0, "async nested service graph, fast path: ≤ 1.0× dishka"),
     ("async_chain", "c-fast", "dishka", "<=", 1.0, "async three-level chain, fast path: ≤ 1.0× dishka"),
-    ("async_service_graph", "c", "dishka", "<=", 1.0, "async service graph, `await container.service()`: ≤ 1.0× dishka"),
+    (
+        "async_service_graph",
+        "c",
+        "dishka",
+        "<=",
+        1.0,
+        "async service graph, `await container.service()`: ≤ 1.0× dishka",
+    ),
 ]
 
 NOTES = {
@@ -54,7 +61,7 @@ NOTES = {
     "di-contextlocal-resource": "`shutdown()` in the same context ends a cycle (the empty scope row is "
     "one `shutdown()`); tears down as on success, so the error path **commits**",
     "dishka": "`Scope.REQUEST` for the session and every class of the graph; `with container() as request:`",
-    "wireup": "`lifetime=\"scoped\"` for the session and every class of the graph; `with container.enter_scope():`",
+    "wireup": '`lifetime="scoped"` for the session and every class of the graph; `with container.enter_scope():`',
     "that-depends": "`ContextResource` in a `BaseContainer` (`default_scope = None`), "
     "`with container_context(Container):`; closes without the exception, so the error path **commits**",
     "floor": "the generator driven by hand (`g = gen(); s = next(g); ...; next(g)`); "
@@ -74,17 +81,16 @@ def latest_json() -> str:
     candidates = glob.glob(os.path.join(ROOT, ".benchmarks", "**", "*.json"), recursive=True)
     if not candidates:
         raise SystemExit(
-            "no results: run `pytest benchmarks/ --benchmark-autosave` (or --benchmark-json=FILE "
-            "and pass --json FILE)"
+            "no results: run `pytest benchmarks/ --benchmark-autosave` (or --benchmark-json=FILE and pass --json FILE)"
         )
     return max(candidates, key=os.path.getmtime)
 
 
-def load(path: str, stat: str) -> Tuple[Dict[str, Dict[str, Dict[str, float]]], Dict[str, Any]]:
+def load(path: str, stat: str) -> tuple[dict[str, dict[str, dict[str, float]]], dict[str, Any]]:
     """Results as {scenario: {variant: {"us": per-cycle µs, "median": ..., "min": ...}}}."""
     with open(path) as data:
         document = json.load(data)
-    results: Dict[str, Dict[str, Dict[str, float]]] = {}
+    results: dict[str, dict[str, dict[str, float]]] = {}
     for bench in document["benchmarks"]:
         info = bench.get("extra_info") or {}
         if "scenario" not in info:
@@ -101,7 +107,7 @@ def load(path: str, stat: str) -> Tuple[Dict[str, Dict[str, Dict[str, float]]], 
     return results, document
 
 
-def fmt_us(value: Optional[float]) -> str:
+def fmt_us(value: float | None) -> str:
     if value is None:
         return "—"
     if value >= 100:
@@ -113,17 +119,17 @@ def fmt_us(value: Optional[float]) -> str:
     return f"{value:.3f}"
 
 
-def fmt_ratio(value: Optional[float]) -> str:
+def fmt_ratio(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}×"
 
 
-def ratio(rows: Dict[str, Dict[str, float]], a: str, b: str) -> Optional[float]:
+def ratio(rows: dict[str, dict[str, float]], a: str, b: str) -> float | None:
     if a in rows and b in rows:
         return rows[a]["us"] / rows[b]["us"]
     return None
 
 
-def environment(document: Dict[str, Any]) -> List[str]:
+def environment(document: dict[str, Any]) -> list[str]:
     machine = document.get("machine_info", {})
     commit = document.get("commit_info", {})
     packages = machine.get("packages", {})
@@ -142,7 +148,7 @@ def environment(document: Dict[str, Any]) -> List[str]:
     return lines
 
 
-def targets_section(results, stat: str) -> List[str]:
+def targets_section(results, stat: str) -> list[str]:
     lines = [
         "| target | measured | |",
         "|---|---|---|",
@@ -158,7 +164,7 @@ def targets_section(results, stat: str) -> List[str]:
     return lines
 
 
-def matrix_section(results) -> List[str]:
+def matrix_section(results) -> list[str]:
     scenarios = [key for key in SCENARIOS if key in results]
     lines = [
         "| variant | " + " | ".join(SCENARIOS[key][1] for key in scenarios) + " |",
@@ -171,7 +177,7 @@ def matrix_section(results) -> List[str]:
     return lines
 
 
-def scenario_section(key: str, rows: Dict[str, Dict[str, float]], stat: str) -> List[str]:
+def scenario_section(key: str, rows: dict[str, dict[str, float]], stat: str) -> list[str]:
     _, title, unit, _ = SCENARIOS[key]
     lines = [
         f"### {title}",
@@ -191,12 +197,12 @@ def scenario_section(key: str, rows: Dict[str, Dict[str, float]], stat: str) -> 
     return lines
 
 
-def callgrind_section(path: str) -> List[str]:
+def callgrind_section(path: str) -> list[str]:
     if not os.path.exists(path):
         return ["Not measured yet: `python -m benchmarks.callgrind --json docs/callgrind.json`."]
     with open(path) as data:
         document = json.load(data)
-    by_scenario: Dict[str, Dict[str, int]] = {}
+    by_scenario: dict[str, dict[str, int]] = {}
     for row in document["results"]:
         by_scenario.setdefault(row["scenario"], {})[row["variant"]] = row["instructions"]
     variants = [name for name in VARIANTS if any(name in rows for rows in by_scenario.values())]
@@ -206,7 +212,8 @@ def callgrind_section(path: str) -> List[str]:
         f"{document['n2'] - document['n1']}. Repeatable to a few per cent between runs (more where a variant leaves "
         "reference cycles to the garbage collector).",
         "",
-        "| scenario | " + " | ".join(f"`{name}`" for name in variants)
+        "| scenario | "
+        + " | ".join(f"`{name}`" for name in variants)
         + " | compiled / floor | compiled / Object | compiled / dishka | fast path / dishka |",
         "|---|" + "---:|" * (len(variants) + 4),
     ]
@@ -215,7 +222,10 @@ def callgrind_section(path: str) -> List[str]:
         if not rows:
             continue
         cells = [f"{rows[name]:,}" if name in rows else "—" for name in variants]
-        against = [fmt_ratio(rows["c"] / rows[other]) if "c" in rows and other in rows else "—" for other in ("floor", "object", "dishka")]
+        against = [
+            fmt_ratio(rows["c"] / rows[other]) if "c" in rows and other in rows else "—"
+            for other in ("floor", "object", "dishka")
+        ]
         against.append(fmt_ratio(rows["c-fast"] / rows["dishka"]) if "c-fast" in rows and "dishka" in rows else "—")
         lines.append(f"| {SCENARIOS[key][1]} | " + " | ".join(cells + against) + " |")
     return lines
@@ -230,7 +240,7 @@ HTTP_ENDPOINTS = {
 }
 
 
-def http_tables(document: Dict[str, Any]) -> List[Dict[str, Any]]:
+def http_tables(document: dict[str, Any]) -> list[dict[str, Any]]:
     """The results file's tables, one per endpoint; a file from before the async endpoint holds
     only the sync endpoint's rows."""
     if "endpoints" in document:
@@ -242,7 +252,7 @@ def http_tables(document: Dict[str, Any]) -> List[Dict[str, Any]]:
     return [{"endpoint": "sync", "floor": "manual", "rows": rows}]
 
 
-def http_section(path: str) -> List[str]:
+def http_section(path: str) -> list[str]:
     """The tables of ``python -m benchmarks.http``'s results file, if there is one."""
     if not os.path.exists(path):
         return ["Not measured in this checkout: run `python -m benchmarks.http` (writes `docs/http.json`)."]
@@ -254,12 +264,14 @@ def http_section(path: str) -> List[str]:
     lines = [
         "Each endpoint wired several ways (SQLite in memory), served by uvicorn with one worker and "
         f"loaded by wrk with {settings['connections']} connections on 127.0.0.1 "
-        f"({settings['rounds']} round{'s' if settings['rounds'] != 1 else ''} of {settings['duration']:g} s per variant, interleaved"
+        f"({settings['rounds']} round{'s' if settings['rounds'] != 1 else ''} "
+        f"of {settings['duration']:g} s per variant, interleaved"
         f"{' over both endpoints' if len(tables) > 1 else ''}; the median, the lowest and highest round, "
         "and the median's share of the endpoint's hand-wired floor; server and load generator "
         f"{'pinned to separate cores' if settings['pinned'] else 'unpinned'}).",
         "",
-        f"Machine: {document['machine']}; Python {document['python']}, di-scopes' {document['implementation']} twin; {versions}.",
+        f"Machine: {document['machine']}; Python {document['python']}, "
+        f"di-scopes' {document['implementation']} twin; {versions}.",
     ]
     for table in tables:
         lines += [
@@ -366,7 +378,7 @@ def chart(results, stat: str, path: str) -> None:
         axis.tick_params(axis="y", labelsize=8)
         axis.tick_params(axis="x", labelsize=8)
         axis.set_xlim(min(values) / 1.6, max(values) * 3.5)
-        for bar, value in zip(bars, values):
+        for bar, value in zip(bars, values, strict=True):
             axis.text(value * 1.05, bar.get_y() + bar.get_height() / 2, fmt_us(value), va="center", fontsize=7)
         axis.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: fmt_us(value)))
         axis.xaxis.set_minor_formatter(ticker.NullFormatter())
@@ -379,13 +391,15 @@ def chart(results, stat: str, path: str) -> None:
     plt.close(figure)
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", help="pytest-benchmark JSON (default: newest under .benchmarks/)")
     parser.add_argument("--stat", default="min", choices=("min", "median", "mean"))
     parser.add_argument("--out", default=DOCS, help="directory for benchmarks.md and benchmarks.png")
     parser.add_argument(
-        "--http", default=os.path.join(DOCS, "http.json"), help="results of python -m benchmarks.http (default docs/http.json)"
+        "--http",
+        default=os.path.join(DOCS, "http.json"),
+        help="results of python -m benchmarks.http (default docs/http.json)",
     )
     args = parser.parse_args(argv)
     source = args.json or latest_json()

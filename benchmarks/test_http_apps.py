@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Any, List, Tuple
+from typing import Any
 
 import pytest
 
@@ -28,7 +28,7 @@ PEERS = [name for name in apps.ASYNC_VARIANTS if not name.startswith("async-di-s
 DI_SCOPES = [name for name in apps.ASYNC_VARIANTS if name.startswith("async-di-scopes")]
 
 
-def ledger_factory(events: List[Tuple[str, Any]]) -> async_sessionmaker:
+def ledger_factory(events: list[tuple[str, Any]]) -> async_sessionmaker:
     """Sessions that record ``(event, session)`` for open, execute, commit, rollback and close."""
 
     class LedgerSession(AsyncSession):
@@ -57,7 +57,7 @@ def ledger_factory(events: List[Tuple[str, Any]]) -> async_sessionmaker:
 
 
 def check(name: str) -> None:
-    events: List[Tuple[str, Any]] = []
+    events: list[tuple[str, Any]] = []
     app = apps.build(name, ledger_factory(events))
     sessions = []
     with TestClient(app) as client:

@@ -84,9 +84,7 @@ def _provider_classes(item: pytest.Item) -> list:
     if callspec is None:
         return []
     return [
-        value
-        for value in callspec.params.values()
-        if isinstance(value, type) and issubclass(value, providers.Provider)
+        value for value in callspec.params.values() if isinstance(value, type) and issubclass(value, providers.Provider)
     ]
 
 

@@ -43,8 +43,19 @@ def download_sdist(release: str, into: Path) -> Path:
     if cached.exists():
         return cached
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-         f"dependency-injector=={release}", "--dest", str(into)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            f"dependency-injector=={release}",
+            "--dest",
+            str(into),
+        ],
         check=True,
     )
     return cached
@@ -71,7 +82,8 @@ def select_tests(root: Path) -> list[Path]:
     for path in sorted(tests.rglob("test_*.py")):
         text = path.read_text(encoding="utf-8")
         imports = {
-            f"{package}.{name}" for package, names in re.findall(r"from (\S+) import ([\w, ]+)", text)
+            f"{package}.{name}"
+            for package, names in re.findall(r"from (\S+) import ([\w, ]+)", text)
             for name in re.split(r"\s*,\s*", names.strip())
         }
         if NAMES.search(text) or imports & helpers:
@@ -86,8 +98,17 @@ def run_twin(root: Path, tests: list[Path], twin: str, raw: bool) -> int:
     env["DI_SCOPES_COMPAT_RAW"] = "1" if raw else ""
     env.pop("DI_SCOPES_NO_EXTENSIONS", None)
     command = [
-        sys.executable, "-m", "pytest", "-p", "di_scopes_compat", "-c", str(root / "pytest.ini"),
-        "--rootdir", str(root), "-q", "-rfEX" if raw else "-rfEXx",
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "di_scopes_compat",
+        "-c",
+        str(root / "pytest.ini"),
+        "--rootdir",
+        str(root),
+        "-q",
+        "-rfEX" if raw else "-rfEXx",
         *(str(path.relative_to(root)) for path in tests),
     ]
     return subprocess.run(command, cwd=root, env=env).returncode

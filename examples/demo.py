@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 from dependency_injector import containers, providers
 from sqlalchemy import Column, Integer, String, create_engine, event, select

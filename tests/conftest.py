@@ -25,9 +25,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def c_extensions_expected(config: pytest.Config) -> bool:
-    return not config.getoption("--no-c-extensions") and os.environ.get(
-        "DI_SCOPES_NO_EXTENSIONS", ""
-    ) in ("", "0")
+    return not config.getoption("--no-c-extensions") and os.environ.get("DI_SCOPES_NO_EXTENSIONS", "") in ("", "0")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:

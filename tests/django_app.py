@@ -7,9 +7,9 @@ running test, which the views read.
 import asyncio
 
 from dependency_injector import containers, providers
+from fastapi_app import Log, Repository, tracked_resource
 
 import di_scopes
-from fastapi_app import Log, Repository, tracked_resource
 
 STATE = {}
 
@@ -58,7 +58,9 @@ def ok(request):
 
     container = _container()
     session, repository = container.session(), container.repository()
-    return JsonResponse({"same": repository.session is session, "number": session.number, "user": container.user().name})
+    return JsonResponse(
+        {"same": repository.session is session, "number": session.number, "user": container.user().name}
+    )
 
 
 async def async_ok(request):

@@ -10,7 +10,7 @@ which requests shared an instance and how each instance ended.
 import asyncio
 import itertools
 import threading
-from typing import Annotated, Any, Dict, List
+from typing import Annotated, Any
 
 from dependency_injector import containers, providers, wiring
 from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException, WebSocket
@@ -28,7 +28,7 @@ class Tracked:
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self.number = next(self.numbers)
-        self.events: List[str] = []
+        self.events: list[str] = []
         self.closes = 0
         self.thread = threading.get_ident()
 
@@ -41,10 +41,10 @@ class Log:
     """Everything the application created and saw, for the test to inspect."""
 
     def __init__(self) -> None:
-        self.instances: List[Tracked] = []
-        self.seen: Dict[str, Any] = {}
+        self.instances: list[Tracked] = []
+        self.seen: dict[str, Any] = {}
 
-    def by_kind(self, kind: str) -> List[Tracked]:
+    def by_kind(self, kind: str) -> list[Tracked]:
         return [t for t in self.instances if t.kind == kind]
 
 
@@ -84,7 +84,7 @@ def build(twin, *, failure_status=400):
     app = FastAPI()
     app.add_middleware(asgi.ScopeMiddleware, failure_status=failure_status)
 
-    def numbers(*sessions: Tracked) -> List[int]:
+    def numbers(*sessions: Tracked) -> list[int]:
         return [s.number for s in sessions]
 
     # The fast path ---------------------------------------------------------------------------
@@ -214,9 +214,7 @@ def build(twin, *, failure_status=400):
         async for text in websocket.iter_text():
             async with twin.scope("message"):
                 message = container.per_message()
-                await websocket.send_json(
-                    {"connection": connection.number, "message": message.number, "text": text}
-                )
+                await websocket.send_json({"connection": connection.number, "message": message.number, "text": text})
 
     container = Container()
     container.wire(modules=[__name__])

@@ -12,8 +12,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Dict, Iterator, Optional
 
 import httpx
 
@@ -26,7 +26,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def twin_environment(twin_name: str, **extra: str) -> Dict[str, str]:
+def twin_environment(twin_name: str, **extra: str) -> dict[str, str]:
     """The environment of a child process that uses the twin ``"c"`` or ``"py"``."""
     env = {**os.environ, **extra}
     env["DI_SCOPES_NO_EXTENSIONS"] = "1" if twin_name == "py" else ""
@@ -35,7 +35,7 @@ def twin_environment(twin_name: str, **extra: str) -> Dict[str, str]:
 
 
 @contextlib.contextmanager
-def uvicorn_server(app: str, env: Dict[str, str], *, cwd: Optional[str] = None, timeout: float = 30) -> Iterator[str]:
+def uvicorn_server(app: str, env: dict[str, str], *, cwd: str | None = None, timeout: float = 30) -> Iterator[str]:
     """Run ``uvicorn app`` on 127.0.0.1 in a child process; yield its base URL."""
     port = free_port()
     process = subprocess.Popen(
@@ -57,7 +57,7 @@ def uvicorn_server(app: str, env: Dict[str, str], *, cwd: Optional[str] = None, 
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"uvicorn did not start within {timeout}s")
+                    raise RuntimeError(f"uvicorn did not start within {timeout}s") from None
                 time.sleep(0.1)
         yield url
     finally:
@@ -70,7 +70,7 @@ def uvicorn_server(app: str, env: Dict[str, str], *, cwd: Optional[str] = None, 
         uvicorn_server.last_output = output  # type: ignore[attr-defined]
 
 
-def postgres_binaries() -> Optional[Path]:
+def postgres_binaries() -> Path | None:
     """The directory holding initdb and pg_ctl, or None."""
     found = shutil.which("initdb")
     if found and shutil.which("pg_ctl"):

@@ -6,10 +6,10 @@ import pytest
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient, TestServer
 from dependency_injector import containers, providers
+from fastapi_app import Log, Repository, tracked_resource
 
 import di_scopes
 from di_scopes import aiohttp as di_aiohttp
-from fastapi_app import Log, Repository, tracked_resource
 
 
 class CurrentUser:
@@ -95,7 +95,9 @@ def build(twin, **options):
                 async with twin.scope("message"):
                     per_message = container.per_message()
                     same = await container.connection() is connection
-                    await socket.send_json({"connection": connection.number, "message": per_message.number, "same": same})
+                    await socket.send_json(
+                        {"connection": connection.number, "message": per_message.number, "same": same}
+                    )
         return socket
 
     app = web.Application()
@@ -189,7 +191,9 @@ def test_app_scope_spans_the_application(twin):
     app_value = twin.ScopeValue(di_aiohttp.APP)
 
     async def handler(request):
-        return web.json_response({"pool": pool().number, "session": session().number, "app": app_value() is request.app})
+        return web.json_response(
+            {"pool": pool().number, "session": session().number, "app": app_value() is request.app}
+        )
 
     app = web.Application()
     app.router.add_get("/", handler)

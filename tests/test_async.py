@@ -63,8 +63,12 @@ def test_teardown_order_and_outcome_do_not_depend_on_suspending(impl, suspend):
     names = ["a", "b", "c"]
     made = [
         impl.ContextLocalResource(
-            resource(log, n, suspend_setup=suspend in ("setup", "both") and n == "b",
-                     suspend_teardown=suspend in ("teardown", "both") and n == "b")
+            resource(
+                log,
+                n,
+                suspend_setup=suspend in ("setup", "both") and n == "b",
+                suspend_teardown=suspend in ("teardown", "both") and n == "b",
+            )
         )
         for n in names
     ]
@@ -85,7 +89,12 @@ def test_teardown_order_and_outcome_do_not_depend_on_suspending(impl, suspend):
     _, tasks = tasks_created(main)
     opened = [f"open {n}" for n in names]
     assert log == opened + ["commit c", "close c", "commit b", "close b", "commit a", "close a"] + opened + [
-        "rollback c: KeyError", "close c", "rollback b: KeyError", "close b", "rollback a: KeyError", "close a",
+        "rollback c: KeyError",
+        "close c",
+        "rollback b: KeyError",
+        "close b",
+        "rollback a: KeyError",
+        "close a",
     ]
     # Only a setup that suspends gets a task of its own (two scopes, one each), since its
     # instance may have several awaiters; a teardown goes on in the task that awaits it.
@@ -445,8 +454,10 @@ def test_what_a_teardown_does_after_suspending_is_reported_as_without_suspending
             return None
 
         outcome, tasks = tasks_created(main)
-        described = None if outcome is None else (
-            type(outcome).__name__, [f"{type(e).__name__}: {e}" for e in getattr(outcome, "exceptions", [])]
+        described = (
+            None
+            if outcome is None
+            else (type(outcome).__name__, [f"{type(e).__name__}: {e}" for e in getattr(outcome, "exceptions", [])])
         )
         if shape in ("re-raises", "swallows"):  # the request's own error, without the teardown's frames
             assert [frame.name for frame in traceback.extract_tb(outcome.__traceback__)] == ["main"]

@@ -7,12 +7,11 @@ import threading
 import pytest
 from celery import Celery
 from dependency_injector import containers, providers
+from fastapi_app import Log, Repository, tracked_resource
 
 import di_scopes
 from di_scopes import _select
 from di_scopes.celery import ScopedTask
-from fastapi_app import Log, Repository, tracked_resource
-
 
 APPS = itertools.count()
 

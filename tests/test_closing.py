@@ -142,10 +142,18 @@ def test_di_scopes_inject_closes_at_return_with_the_exception_thrown_in(twin, as
     )
     assert results[:2] == [1, 2] and isinstance(results[2], LookupError) and results[3] == 4
     assert log == [
-        "open 1", "commit 1", "close 1",
-        "open 2", "commit 2", "close 2",
-        "open 3", "rollback 3 LookupError", "close 3",
-        "open 4", "commit 4", "close 4",  # a resource the Closing provider depends on
+        "open 1",
+        "commit 1",
+        "close 1",
+        "open 2",
+        "commit 2",
+        "close 2",
+        "open 3",
+        "rollback 3 LookupError",
+        "close 3",
+        "open 4",
+        "commit 4",
+        "close 4",  # a resource the Closing provider depends on
     ]
 
 

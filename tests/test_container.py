@@ -346,14 +346,12 @@ def test_a_subclass_that_overrides_provide_is_called_on_every_resolve(impl):
         assert plain() is plain()
 
 
-
 def test_an_argument_a_container_cannot_copy_is_named_with_the_provider(impl):
     """The seed issue's ContextLocalResource(transaction, SessionLocal), with a module-level
     sessionmaker bound to an engine: the error names the scoped provider and what to pass."""
+    from dependency_injector import errors
     from sqlalchemy import create_engine
     from sqlalchemy.orm import sessionmaker
-
-    from dependency_injector import errors
 
     from di_scopes.sqlalchemy import transaction
 

@@ -66,7 +66,7 @@ RAISES = {
 }
 
 try:
-    BaseExceptionGroup
+    BaseExceptionGroup  # noqa: B018 - a probe
 except NameError:  # Python 3.10
     from exceptiongroup import BaseExceptionGroup
 
@@ -526,7 +526,9 @@ def programs(draw):
     is_async = draw(st.sampled_from([False, True, True]))
     body = draw(st.lists(statements(len(specs), is_async), min_size=1, max_size=6))
     # Most programs do their work inside scopes, caught when their body raises.
-    for name in draw(st.sampled_from([[], ["request"], ["request"], ["inner", "outer"], ["inner", "request", "outer"]])):
+    for name in draw(
+        st.sampled_from([[], ["request"], ["request"], ["inner", "outer"], ["inner", "request", "outer"]])
+    ):
         body = [("catch", [("scope", name, False, is_async, body)])]
     return specs, body, is_async
 
@@ -557,7 +559,18 @@ def test_the_trace_sees_what_it_compares(both_twins):
     their notes, and warnings."""
     specs = [("gen", None, []), ("gen_fail_teardown", None, [0]), ("agen", None, [])]
     body = [
-        ("catch", [("scope", "request", False, False, [("resolve", 0), ("resolve", 1), ("resolve", 1), ("raise", "KeyError")])]),
+        (
+            "catch",
+            [
+                (
+                    "scope",
+                    "request",
+                    False,
+                    False,
+                    [("resolve", 0), ("resolve", 1), ("resolve", 1), ("raise", "KeyError")],
+                )
+            ],
+        ),
         ("catch", [("scope", "request", False, False, [("resolve", 2)])]),
     ]
     for twin in both_twins:

@@ -13,7 +13,6 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 from dependency_injector import containers
-
 from fastapi_app import Log, tracked_resource
 
 CHUNKS = 300  # each a millisecond or more apart: the server writes long after the client left
@@ -59,10 +58,10 @@ def test_a_client_gone_mid_stream_rolls_back_under_uvicorn(twin):
     from dependency_injector import wiring
     from fastapi import Depends, FastAPI
     from fastapi.responses import StreamingResponse
+    from test_uvicorn import ServerThread
 
     import di_scopes.fastapi
     from di_scopes.asgi import ScopeMiddleware
-    from test_uvicorn import ServerThread
 
     log = Log()
     container = sessions_container(twin, log)

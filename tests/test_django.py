@@ -5,12 +5,12 @@ import threading
 import time
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+import django_app
 import httpx
 import pytest
+import servers
 
 import di_scopes
-import django_app
-import servers
 
 django_app.configure()
 
@@ -125,7 +125,7 @@ def test_real_wsgi_server(log):
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        results = fetch_all("http://127.0.0.1:%d" % server.server_port)
+        results = fetch_all(f"http://127.0.0.1:{server.server_port}")
     finally:
         server.shutdown()
         thread.join(10)
@@ -146,7 +146,9 @@ def test_real_asgi_server(log):
     import uvicorn
 
     port = servers.free_port()
-    server = uvicorn.Server(uvicorn.Config(ASGIHandler(), host="127.0.0.1", port=port, lifespan="off", log_level="critical"))
+    server = uvicorn.Server(
+        uvicorn.Config(ASGIHandler(), host="127.0.0.1", port=port, lifespan="off", log_level="critical")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

@@ -89,7 +89,9 @@ def test_an_initialized_resource_cannot_be_deep_copied(impl):
     with impl.scope():
         providers.deepcopy(provider)  # not resolved in this scope yet
         provider()
-        with pytest.raises(errors.Error, match=r"Can not copy initialized resource ContextLocalResource\(session_resource\)"):
+        with pytest.raises(
+            errors.Error, match=r"Can not copy initialized resource ContextLocalResource\(session_resource\)"
+        ):
             providers.deepcopy(provider)
         with impl.scope("other", exclusive=True):
             with pytest.raises(errors.Error):  # the scope it binds to holds an instance
@@ -107,7 +109,12 @@ def test_copy_copy_makes_an_independent_provider(impl):
     provider = impl.ContextLocalSingleton(Session, "a://").add_attributes(flag=1).in_scope("job")
     copied = copy.copy(provider)
     assert type(copied) is type(provider) and copied is not provider
-    assert (copied.provides, copied.args, copied.attributes, copied.scope_name) == (Session, ("a://",), {"flag": 1}, "job")
+    assert (copied.provides, copied.args, copied.attributes, copied.scope_name) == (
+        Session,
+        ("a://",),
+        {"flag": 1},
+        "job",
+    )
     copied.set_args("b://")
     assert provider.args == ("a://",)
     with impl.scope("job"):
@@ -180,7 +187,9 @@ def make_container(impl, log):
 def test_container_wide_operations_leave_scoped_providers_to_their_scopes(impl):
     log = []
     container = make_container(impl, log)
-    found = list(container.traverse(types=[providers.BaseResource if hasattr(providers, "BaseResource") else providers.Resource]))
+    found = list(
+        container.traverse(types=[providers.BaseResource if hasattr(providers, "BaseResource") else providers.Resource])
+    )
     assert found == [container.app_resource]
     assert set(container.traverse(types=[impl.ContextLocalResource, impl.ContextLocalSingleton])) == {
         container.session,

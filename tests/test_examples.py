@@ -8,9 +8,8 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 import bank
+import pytest
 import servers
 
 pytestmark = pytest.mark.slow
@@ -38,10 +37,13 @@ def test_cli_command_runs_in_its_own_scope(twin_name, tmp_path):
     env = servers.twin_environment(twin_name, DATABASE_URL=f"sqlite:///{database}")
     with servers.uvicorn_server("examples.fastapi_sqlalchemy.app:app", env, cwd=str(tmp_path)) as base:
         bank.workload(base)
-    run = lambda *args: subprocess.run(  # noqa: E731
-        [sys.executable, "-m", "examples.fastapi_sqlalchemy.cli", *args],
-        env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=60, check=True,
-    ).stdout
+
+    def run(*args: str) -> str:
+        command = [sys.executable, "-m", "examples.fastapi_sqlalchemy.cli", *args]
+        return subprocess.run(
+            command, env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=60, check=True
+        ).stdout
+
     assert run("interest", "10") == "credited 15 in interest\n"
     assert run("balances").split() == ["1", "ada", "77", "2", "bob", "88"]
 
@@ -51,7 +53,12 @@ def test_cli_on_an_empty_database_says_how_to_get_accounts(twin_name, tmp_path):
     for command in (["interest", "2"], ["balances"]):
         out = subprocess.run(
             [sys.executable, "-m", "examples.fastapi_sqlalchemy.cli", *command],
-            env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=60, check=True,
+            env=env,
+            cwd=str(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
         ).stdout
         assert out.startswith("no accounts yet: open some through the app first") and "POST /accounts" in out
 
@@ -81,7 +88,13 @@ def test_flask_example(twin_name, tmp_path):
     )
     env = servers.twin_environment(twin_name, DATABASE_URL=f"sqlite:///{database}")
     out = subprocess.run(
-        [sys.executable, "-c", script], env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     ).stdout.splitlines()
     assert out[0] == ("cython" if twin_name == "c" else "python")
     assert out[1:] == [
@@ -91,7 +104,7 @@ def test_flask_example(twin_name, tmp_path):
         "(409, {'detail': 'account 2 has 4, needs 400'})",
         "(404, {'detail': 'no account 99'})",
         "(422, {'detail': 'a transfer moves a positive amount between two accounts'})",
-        '(422, {\'detail\': "missing \'amount\'"})',
+        "(422, {'detail': \"missing 'amount'\"})",
         "(200, [{'balance': 6, 'id': 1, 'owner': 'ada'}, {'balance': 4, 'id': 2, 'owner': 'bob'}])",
     ]
     assert entries(database) == [(1, -4, "to 2"), (2, 4, "from 1")]  # the 409 left nothing
@@ -175,7 +188,12 @@ def test_django_aiohttp_and_celery_examples(twin_name, tmp_path):
 
     lines = subprocess.run(
         [sys.executable, "-c", script, json.dumps(CALLS)],
-        env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=120, check=True,
+        env=env,
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     ).stdout.splitlines()
     shown = [json.loads(line) for line in lines]
     assert shown[: len(CALLS)] == ANSWERS  # Django
@@ -194,15 +212,34 @@ def test_celery_example_end_to_end_as_documented(twin_name, tmp_path):
         twin_name, CELERY_DATA_DIR=str(tmp_path / "celery-data"), DATABASE_URL=f"sqlite:///{tmp_path / 'bank.db'}"
     )
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "examples.celery_sqlalchemy.tasks", "worker", "--pool=solo",
-         "--loglevel=WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip"],
-        env=env, cwd=str(servers.ROOT), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "examples.celery_sqlalchemy.tasks",
+            "worker",
+            "--pool=solo",
+            "--loglevel=WARNING",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        env=env,
+        cwd=str(servers.ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
     def send(*args):
         return subprocess.run(
             [sys.executable, "-m", "examples.celery_sqlalchemy.send", "--timeout", "60", *args],
-            env=env, cwd=str(servers.ROOT), capture_output=True, text=True, timeout=120,
+            env=env,
+            cwd=str(servers.ROOT),
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
 
     try:

@@ -514,9 +514,13 @@ def test_transaction_refuses_a_scoped_session_and_validate_reports_it(twin):
 
         class Container(containers.DeclarativeContainer):
             # dependency-injector's fastapi-sqlalchemy example builds its factory this way
-            scoped = providers.Singleton(scoped_session, providers.Singleton(sessionmaker, bind=providers.Object(engine)))
+            scoped = providers.Singleton(
+                scoped_session, providers.Singleton(sessionmaker, bind=providers.Object(engine))
+            )
             session = twin.ContextLocalResource(transaction, scoped)
-            plain = twin.ContextLocalResource(transaction, providers.Singleton(sessionmaker, bind=providers.Object(engine)))
+            plain = twin.ContextLocalResource(
+                transaction, providers.Singleton(sessionmaker, bind=providers.Object(engine))
+            )
 
         with pytest.raises(ScopeError) as raised:
             di_scopes.validate(Container)

@@ -7,12 +7,11 @@ import re
 import threading
 from typing import Annotated
 
+import fastapi_app
 import httpx
 import pytest
 from dependency_injector import providers, wiring
 from fastapi import Depends
-
-import fastapi_app
 
 
 def _reads_annotated_markers():
@@ -180,9 +179,19 @@ def websocket_session(app, texts):
         async def send(message):
             sent.append(message)
 
-        scope = {"type": "websocket", "path": "/ws", "raw_path": b"/ws", "query_string": b"",
-                 "headers": [], "scheme": "ws", "server": ("test", 80), "client": ("c", 1),
-                 "root_path": "", "subprotocols": [], "asgi": {"version": "3.0"}}
+        scope = {
+            "type": "websocket",
+            "path": "/ws",
+            "raw_path": b"/ws",
+            "query_string": b"",
+            "headers": [],
+            "scheme": "ws",
+            "server": ("test", 80),
+            "client": ("c", 1),
+            "root_path": "",
+            "subprotocols": [],
+            "asgi": {"version": "3.0"},
+        }
         await app(scope, receive, send)
         return sent
 
@@ -217,9 +226,20 @@ def test_cancelled_request_rolls_back_and_closes(app):
 
     async def run():
         started = app.state.log.seen["slow started"] = asyncio.Event()
-        request = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-                   "scheme": "http", "path": "/fast/slow", "raw_path": b"/fast/slow", "query_string": b"",
-                   "root_path": "", "headers": [], "client": ("c", 1), "server": ("s", 80)}
+        request = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/fast/slow",
+            "raw_path": b"/fast/slow",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [],
+            "client": ("c", 1),
+            "server": ("s", 80),
+        }
 
         async def receive():
             await asyncio.sleep(60)

@@ -33,7 +33,7 @@ import re
 import sys
 import types
 import warnings
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
 from dependency_injector import containers, providers, wiring
@@ -70,21 +70,32 @@ KINDS = [
 HOW = ["pos", "kw", "attr", "provided", "provider"]
 # The kinds whose value is a Node, which has the attribute that .provided reaches.
 NODES = {
-    "factory", "factory_subclass", "callable", "async_function", "coroutine", "singleton",
-    "thread_local_singleton", "aggregate", "resource", "async_resource", "async_resource_suspending",
+    "factory",
+    "factory_subclass",
+    "callable",
+    "async_function",
+    "coroutine",
+    "singleton",
+    "thread_local_singleton",
+    "aggregate",
+    "resource",
+    "async_resource",
+    "async_resource_suspending",
     "scoped_singleton",
 }
 MARKERS = ["provide", "provider", "provided", "closing"]
 # dependency-injector awaits the injections of an async generator function from 4.48 on, as the
 # fast path does; before, its @inject passed them un-awaited, as to a sync function.
-ENDPOINTS = ["async", "sync", "asyncgen", "gen"] if hasattr(wiring, "_get_async_gen_patched") else ["async", "sync", "gen"]
+ENDPOINTS = (
+    ["async", "sync", "asyncgen", "gen"] if hasattr(wiring, "_get_async_gen_patched") else ["async", "sync", "gen"]
+)
 
 
 # The program ---------------------------------------------------------------------------------
 
 
 @st.composite
-def programs(draw: Any) -> Dict[str, Any]:
+def programs(draw: Any) -> dict[str, Any]:
     count = draw(st.integers(1, 8))
     specs = []
     for index in range(count):
@@ -186,10 +197,10 @@ def async_maker(name: str, suspending: bool) -> Any:
     return make
 
 
-def build_container(twin: Any, program: Dict[str, Any], log: Log) -> Any:
+def build_container(twin: Any, program: dict[str, Any], log: Log) -> Any:
     """The program's container class, its providers named p0, p1, ..."""
     config = providers.Configuration()
-    made: List[Any] = []
+    made: list[Any] = []
 
     def injected(index: int, how: str) -> Any:
         provider = made[index]
@@ -236,7 +247,9 @@ def build_container(twin: Any, program: Dict[str, Any], log: Log) -> Any:
             default = ([*positional, *keywords.values(), *attributes.values()] or [providers.Object("default")])[0]
             provider = providers.Dependency(default=default)
         elif kind == "aggregate":
-            provider = providers.FactoryAggregate(a=providers.Factory(cls, *positional, **keywords), b=providers.Object("b"))
+            provider = providers.FactoryAggregate(
+                a=providers.Factory(cls, *positional, **keywords), b=providers.Object("b")
+            )
         elif kind == "config_option":
             provider = config.option.as_int()
         elif kind in ("resource", "async_resource", "async_resource_suspending"):
@@ -251,13 +264,13 @@ def build_container(twin: Any, program: Dict[str, Any], log: Log) -> Any:
         else:  # pragma: no cover - a kind without a constructor
             raise AssertionError(kind)
         made.append(provider)
-    attrs: Dict[str, Any] = {"config": config}
+    attrs: dict[str, Any] = {"config": config}
     attrs.update({f"p{index}": provider for index, provider in enumerate(made)})
     Container = type("Container", (containers.DeclarativeContainer,), attrs)
     return Container
 
 
-def make_endpoint(inject: Any, program: Dict[str, Any], Container: Any, module: types.ModuleType) -> Any:
+def make_endpoint(inject: Any, program: dict[str, Any], Container: Any, module: types.ModuleType) -> Any:
     """The endpoint, made in ``module`` (wire() binds the functions of the module they were
     made in); it returns (or yields once) the keyword arguments it received."""
     markers = {}
@@ -295,14 +308,14 @@ class Trace:
     """What one run of a program produced, made comparable across runs."""
 
     def __init__(self) -> None:
-        self.steps: List[Any] = []
-        self.ids: Dict[int, int] = {}
-        self.kept: List[Any] = []  # keeps ids unique
-        self.provider_names: Dict[int, str] = {}
+        self.steps: list[Any] = []
+        self.ids: dict[int, int] = {}
+        self.kept: list[Any] = []  # keeps ids unique
+        self.provider_names: dict[int, str] = {}
 
-    def name_providers(self, container: Any, generation: int) -> List[Any]:
+    def name_providers(self, container: Any, generation: int) -> list[Any]:
         """Every provider the container holds, in a fixed order, named for the trace."""
-        found: List[Any] = []
+        found: list[Any] = []
         seen = set()
         queue = [provider for _, provider in sorted(container.providers.items())]
         while queue:
@@ -360,14 +373,14 @@ class Trace:
         message = ADDRESS.sub("", str(error))
         return ("raised", type(error).__name__, message)
 
-    def modes(self, found: List[Any]) -> List[str]:
+    def modes(self, found: list[Any]) -> list[str]:
         return [
             "enabled" if p.is_async_mode_enabled() else "disabled" if p.is_async_mode_disabled() else "undefined"
             for p in found
         ]
 
 
-async def run_program(twin: Any, program: Dict[str, Any], inject: Any) -> Trace:
+async def run_program(twin: Any, program: dict[str, Any], inject: Any) -> Trace:
     trace = Trace()
     log = Log()
     Container = build_container(twin, program, log)
@@ -380,7 +393,7 @@ async def run_program(twin: Any, program: Dict[str, Any], inject: Any) -> Trace:
         container.config.from_dict({"choice": program["choice"], "option": "7"})
         found = trace.name_providers(container, next(generations))
         wire(container, module, trace)
-        overridden: Dict[int, int] = {}
+        overridden: dict[int, int] = {}
         for op in program["ops"]:
             if op[0] == "call":
                 trace.steps.append(("call", op[1], await call_endpoint(twin, program, endpoint, op[1], trace)))
@@ -437,7 +450,7 @@ def wire(container: Any, module: types.ModuleType, trace: Trace) -> None:
         trace.steps.append(("wire failed", type(error).__name__))
 
 
-def logged(log: Log, program: Dict[str, Any]) -> List[str]:
+def logged(log: Log, program: dict[str, Any]) -> list[str]:
     """What the resources saw. With a Closing marker the fast path tears the resources it names
     down when the call returns, as documented, and dependency-injector's @inject leaves them to
     the scope's end: the same events, in another order."""
@@ -456,8 +469,8 @@ async def in_request(twin: Any, work: Any) -> Any:
         return error
 
 
-async def call_endpoint(twin: Any, program: Dict[str, Any], endpoint: Any, variant: str, trace: Trace) -> Any:
-    kwargs: Dict[str, Any] = {}
+async def call_endpoint(twin: Any, program: dict[str, Any], endpoint: Any, variant: str, trace: Trace) -> Any:
+    kwargs: dict[str, Any] = {}
     if variant == "explicit":
         kwargs["x0"] = "passed by the caller"
     elif variant == "marker":
@@ -480,13 +493,13 @@ async def call_endpoint(twin: Any, program: Dict[str, Any], endpoint: Any, varia
     return trace.norm(outcome) if isinstance(outcome, BaseException) else outcome
 
 
-async def call_directly(twin: Any, container: Any, program: Dict[str, Any], trace: Trace) -> Any:
+async def call_directly(twin: Any, container: Any, program: dict[str, Any], trace: Trace) -> Any:
     results = []
     for index in range(len(program["providers"])):
         provider = getattr(container, f"p{index}")
 
         async def work() -> Any:
-            value = provider()
+            value = provider()  # noqa: B023 - awaited in this iteration
             if asyncio.isfuture(value) or asyncio.iscoroutine(value):
                 value = await value
             return trace.norm(value)
@@ -503,7 +516,7 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-def traces(twin: Any, program: Dict[str, Any], fast: Any = None, di: Any = None) -> Any:
+def traces(twin: Any, program: dict[str, Any], fast: Any = None, di: Any = None) -> Any:
     async def both() -> Any:
         # dependency-injector logs the futures of its failed .provided chains as never retrieved,
         # whenever they are collected: not part of the trace.
@@ -529,7 +542,7 @@ def traces(twin: Any, program: Dict[str, Any], fast: Any = None, di: Any = None)
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(program=programs())
-def test_the_fast_path_gives_what_dependency_injector_gives(twin: Any, program: Dict[str, Any]) -> None:
+def test_the_fast_path_gives_what_dependency_injector_gives(twin: Any, program: dict[str, Any]) -> None:
     fast, di = traces(twin, program)
     assert fast == di
 

@@ -124,8 +124,12 @@ def test_the_fast_path_latches_a_three_level_chain_as_dependency_injector_does(t
             assert type(top.service.repo) is Repo and top.service.repo.session == "session 1"
             again = await resolve(container)
             assert type(again.service.repo) is Repo
-        return [container.top.is_async_mode_enabled(), container.service.is_async_mode_enabled(),
-                container.repo.is_async_mode_enabled(), container.session.is_async_mode_enabled()]
+        return [
+            container.top.is_async_mode_enabled(),
+            container.service.is_async_mode_enabled(),
+            container.repo.is_async_mode_enabled(),
+            container.session.is_async_mode_enabled(),
+        ]
 
     async def fast(container):
         kwargs = {}
@@ -164,7 +168,7 @@ def test_unwire_and_a_new_wire_are_seen_by_the_next_call(twin, asynchronous):
         decorated = inject(function)
 
         def call():
-            result = decorated()
+            result = decorated()  # noqa: B023 - called in this iteration
             result = asyncio.run(result) if asynchronous else result
             return result if isinstance(result, str) else type(result).__name__
 

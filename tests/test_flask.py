@@ -10,11 +10,11 @@ import httpx
 import pytest
 from dependency_injector import containers, providers
 from dependency_injector.wiring import Provide, inject
+from fastapi_app import Log, Repository, tracked_resource
 from flask import Flask, Response, abort, jsonify, stream_with_context
 
 import di_scopes
 from di_scopes import flask as di_flask
-from fastapi_app import Log, Repository, tracked_resource
 
 if sys.version_info < (3, 11):
     from exceptiongroup import ExceptionGroup
@@ -247,7 +247,7 @@ def test_real_wsgi_server(app):
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        url = "http://127.0.0.1:%d" % server.server_port
+        url = f"http://127.0.0.1:{server.server_port}"
         with httpx.Client(base_url=url, timeout=30) as client:
             statuses = [client.get(path).status_code for path in ("/ok", "/abort/409", "/stream", "/raise", "/async")]
     finally:

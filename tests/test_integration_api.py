@@ -11,10 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import servers
 from dependency_injector import containers
 
 import di_scopes
-import servers
 from di_scopes import integration
 
 HERE = Path(__file__).parent
@@ -57,11 +57,16 @@ def test_sanic_on_its_own_server(twin_name):
     assert ok.json() == {"session": 1, "path": "/ok", "again": 1}
     assert statuses == [500, 404, 409, 201]
     assert log == [
-        "open 1", "commit 1",
-        "open 2", "rollback 2 LookupError",
-        "open 3", "rollback 3 NotFound",
-        "open 4", "rollback 4 ErrorResponse",
-        "open 5", "commit 5",
+        "open 1",
+        "commit 1",
+        "open 2",
+        "rollback 2 LookupError",
+        "open 3",
+        "rollback 3 NotFound",
+        "open 4",
+        "rollback 4 ErrorResponse",
+        "open 5",
+        "commit 5",
     ]
 
 

@@ -3,15 +3,15 @@
 import asyncio
 import time
 
+import bank
 import psycopg
 import pytest
+import servers
 from dependency_injector import containers, providers
 from sqlalchemy import Column, Integer, String, select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.orm import declarative_base
 
-import bank
-import servers
 from di_scopes.sqlalchemy import async_transaction
 
 pytestmark = pytest.mark.slow
@@ -82,7 +82,11 @@ def test_async_transaction_commits_rolls_back_and_isolates_tasks(twin, postgres_
             await task
         async with container.engine().connect() as connection:
             names = (await connection.execute(select(Item.name).order_by(Item.id))).scalars().all()
-            idle = (await connection.execute(text("SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'"))).scalar()
+            idle = (
+                await connection.execute(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'")
+                )
+            ).scalar()
         await container.engine().dispose()
         return names, idle
 
@@ -103,12 +107,12 @@ def test_disconnects_and_cancellations_under_uvicorn_roll_back_and_close_once(tw
     from fastapi import Depends, FastAPI
     from fastapi.responses import StreamingResponse
     from sqlalchemy.ext.asyncio import AsyncSession
+    from test_disconnects import read_first_chunk_and_leave
+    from test_uvicorn import ServerThread
 
     import di_scopes
     import di_scopes.fastapi
     from di_scopes.asgi import ScopeMiddleware
-    from test_disconnects import read_first_chunk_and_leave
-    from test_uvicorn import ServerThread
 
     records = []
     lock = threading.Lock()

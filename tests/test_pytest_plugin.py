@@ -50,7 +50,10 @@ def run(pytester, twin_name, body, *args):
 
 
 def test_fixture_commits_on_pass_and_rolls_back_on_failure(pytester, twin, twin_name):
-    result = run(pytester, twin_name, """
+    result = run(
+        pytester,
+        twin_name,
+        """
         def test_passes(di_scope):
             assert current_scope() is di_scope and di_scope.name == "request"
             assert container.session() == "real session"
@@ -65,12 +68,16 @@ def test_fixture_commits_on_pass_and_rolls_back_on_failure(pytester, twin, twin_
 
         def test_last():
             assert EVENTS == ["open", "commit", "open", "rollback AssertionError"]
-    """)
+    """,
+    )
     result.assert_outcomes(passed=3, failed=1)
 
 
 def test_marker_name_values_and_an_override(pytester, twin, twin_name):
-    result = run(pytester, twin_name, """
+    result = run(
+        pytester,
+        twin_name,
+        """
         def fake_session():
             EVENTS.append("fake open")
             yield "fake session"
@@ -90,12 +97,16 @@ def test_marker_name_values_and_an_override(pytester, twin, twin_name):
         def test_last():
             assert EVENTS == ["fake open", "fake commit"]
             assert current_scope() is None
-    """)
+    """,
+    )
     result.assert_outcomes(passed=2)
 
 
 def test_async_tests(pytester, twin, twin_name):
-    result = run(pytester, twin_name, """
+    result = run(
+        pytester,
+        twin_name,
+        """
         @pytest.fixture
         def anyio_backend():  # async resources need asyncio; anyio's plugin also runs trio if installed
             return "asyncio"
@@ -114,7 +125,10 @@ def test_async_tests(pytester, twin, twin_name):
 
         def test_last():
             assert EVENTS == ["open", "commit", "async commit", "async rollback LookupError"]
-    """, "-p", "anyio")
+    """,
+        "-p",
+        "anyio",
+    )
     result.assert_outcomes(passed=2, failed=1)
 
 
@@ -165,6 +179,9 @@ def test_async_tests_under_pytest_asyncio(pytester, twin, twin_name, mode):
         pytester,
         twin_name,
         body,
-        "-p", "anyio", "-o", f"asyncio_mode={mode}",
+        "-p",
+        "anyio",
+        "-o",
+        f"asyncio_mode={mode}",
     )
     result.assert_outcomes(passed=3, failed=1)

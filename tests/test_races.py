@@ -246,5 +246,7 @@ def test_two_threads_creating_providers_that_depend_on_each_other_do_not_deadloc
             thread.join(WAIT)
         assert not any(thread.is_alive() for thread in threads), "the two creations deadlock"
     messages = sorted([outcomes.get_nowait(), outcomes.get_nowait()], key=lambda m: "another thread" not in m)
-    assert "is being created in another thread that waits, through the creations it is in, for this thread" in messages[0]
+    assert (
+        "is being created in another thread that waits, through the creations it is in, for this thread" in messages[0]
+    )
     assert "depends on itself" in messages[1]

@@ -81,7 +81,9 @@ def test_threads_running_in_the_scope_context_share_the_instance(impl, provider)
         thread.start()
         thread.join()
         with ThreadPoolExecutor(4) as pool:
-            seen += list(pool.map(contextvars.Context.run, [contextvars.copy_context() for _ in range(8)], [provider] * 8))
+            seen += list(
+                pool.map(contextvars.Context.run, [contextvars.copy_context() for _ in range(8)], [provider] * 8)
+            )
         contexts = [contextvars.copy_context() for _ in range(8)]  # a Context runs in one thread at a time
         with ThreadPoolExecutor(4) as pool:
             seen += [f.result() for f in [pool.submit(ctx.run, provider) for ctx in contexts]]
@@ -178,7 +180,11 @@ def test_a_thread_that_comes_to_wait_as_the_creation_ends_is_not_left_waiting(im
             results = []
             with impl.scope():
                 threads = [
-                    threading.Thread(target=contextvars.copy_context().run, args=(lambda: results.append(provider()),), daemon=True)
+                    threading.Thread(
+                        target=contextvars.copy_context().run,
+                        args=(lambda: results.append(provider()),),  # noqa: B023 - joined in this iteration
+                        daemon=True,
+                    )
                     for _ in range(8)
                 ]
                 for thread in threads:

@@ -315,7 +315,9 @@ def test_arq_runs_a_decorated_job_on_a_real_redis(twin, container, log, redis_ur
         pool = await create_pool(settings)
         try:
             job = await pool.enqueue_job("charge", 12, amount=5)
-            worker = Worker(functions=[func(charge, name="charge")], redis_settings=settings, burst=True, poll_delay=0.05)
+            worker = Worker(
+                functions=[func(charge, name="charge")], redis_settings=settings, burst=True, poll_delay=0.05
+            )
             try:
                 await worker.main()
             finally:

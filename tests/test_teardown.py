@@ -151,7 +151,7 @@ def test_scope_exception_propagates_with_teardown_errors_attached(impl):
         try:
             yield 1
         except Exception:
-            raise OSError("rollback failed")
+            raise OSError("rollback failed")  # noqa: B904 - a teardown that fails in turn
 
     log = []
     provider = impl.ContextLocalResource(failing_rollback)
@@ -312,7 +312,7 @@ class TestAsync:
                 async with impl.scope():
                     assert await conn() == "conn"
                     assert isinstance(await pool(), Pool)
-                    1 / 0
+                    1 / 0  # noqa: B018
 
         asyncio.run(main())
         assert log == ["enter", "pool enter", "pool exit ZeroDivisionError", "exit"]
@@ -568,7 +568,7 @@ def test_async_scope_that_never_suspends_needs_no_task(impl):
 
     async def main():
         loop = asyncio.get_running_loop()
-        loop.set_task_factory(lambda l, coro, **kw: created.append(coro) or asyncio.Task(coro, loop=l, **kw))
+        loop.set_task_factory(lambda target, coro, **kw: created.append(coro) or asyncio.Task(coro, loop=target, **kw))
         async with impl.scope():
             assert await provider() == await provider() == "s"
         return list(created)

@@ -23,9 +23,7 @@ def guide_sections() -> set[str]:
 def explained_functions() -> dict[str, str]:
     """The message functions of _errors that name a section: their name -> the section."""
     return {
-        name: value.section
-        for name, value in vars(_errors).items()
-        if callable(value) and hasattr(value, "section")
+        name: value.section for name, value in vars(_errors).items() if callable(value) and hasattr(value, "section")
     }
 
 
@@ -53,8 +51,7 @@ def test_every_scope_error_names_a_section():
             continue
         function = re.match(r"(\w+)\(", argument)
         assert function is not None and function.group(1) in explained, (
-            f"{where}: ScopeError({argument}...) is not made by a message function that names a "
-            "troubleshooting section"
+            f"{where}: ScopeError({argument}...) is not made by a message function that names a troubleshooting section"
         )
 
 

@@ -172,7 +172,8 @@ def scenario_log(twin):
             result = fn()
         except BaseException as error:  # noqa: B902 - recording the type is the point
             log.append(f"{label}: {type(error).__name__}")
-            if isinstance(error, BaseExceptionGroup if sys.version_info >= (3, 11) else Exception):
+            group = BaseExceptionGroup if sys.version_info >= (3, 11) else Exception  # noqa: F821 - 3.11+ only
+            if isinstance(error, group):
                 log.append(f"{label} group: {[type(e).__name__ for e in getattr(error, 'exceptions', [])]}")
             return None
         log.append(f"{label}: ok {result!r}")
@@ -207,6 +208,7 @@ def scenario_log(twin):
             return named()
 
     attempt("nested", nested)
+
     def unknown_name():
         with twin.scope("x"):
             return named()

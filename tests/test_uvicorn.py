@@ -8,11 +8,10 @@ import socket
 import threading
 import time
 
+import fastapi_app
 import httpx
 import pytest
 import uvicorn
-
-import fastapi_app
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +22,7 @@ class ServerThread:
     def __init__(self, app):
         self.socket = socket.socket()
         self.socket.bind(("127.0.0.1", 0))
-        self.url = "http://127.0.0.1:%d" % self.socket.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
         config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=10)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
@@ -110,7 +109,8 @@ def giphynavigator(twin):
     from dependency_injector import containers, providers, wiring
     from fastapi import Depends, FastAPI
 
-    from di_scopes import asgi, fastapi as di_fastapi
+    from di_scopes import asgi
+    from di_scopes import fastapi as di_fastapi
 
     sessions = []
 
@@ -181,7 +181,8 @@ def test_an_application_scope_spans_the_lifespan_and_requests_nest_in_it(twin):
     from fastapi import Depends, FastAPI
 
     import di_scopes
-    from di_scopes import asgi, fastapi as di_fastapi
+    from di_scopes import asgi
+    from di_scopes import fastapi as di_fastapi
 
     log = []
 
@@ -214,7 +215,9 @@ def test_an_application_scope_spans_the_lifespan_and_requests_nest_in_it(twin):
 
     @app.get("/")
     @di_fastapi.inject
-    async def endpoint(session=Depends(wiring.Provide[Container.session]), application=Depends(wiring.Provide[Container.application])):
+    async def endpoint(
+        session=Depends(wiring.Provide[Container.session]), application=Depends(wiring.Provide[Container.application])
+    ):
         return {"session": session["session"], "pool": session["pool"]["pool"], "lifespan": application["type"]}
 
     container.wire(modules=[__name__])

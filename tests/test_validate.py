@@ -102,7 +102,9 @@ def test_unknown_scope_name(impl):
         validate(Container, scopes=["validate-block"])
     message = str(raised.value)
     assert "found 1 problem" in message
-    assert "`per_connection` (ContextLocalResource(session_resource)) is bound with .in_scope('validate-typo')" in message
+    assert (
+        "`per_connection` (ContextLocalResource(session_resource)) is bound with .in_scope('validate-typo')" in message
+    )
     assert "pass scopes=['validate-typo'] to validate()" in message
     validate(Container, scopes=["validate-block", "validate-typo"])
 

@@ -73,7 +73,10 @@ def test_outside_any_scope_is_a_scope_error(impl):
 def test_no_value_set_is_a_scope_error_naming_the_key(impl):
     container = container_for(impl)
     with impl.scope("job"):
-        with pytest.raises(ScopeError, match=r"ScopeValue\('request'\): no active scope holds a value for 'request' \(the active scopes are 'job'"):
+        with pytest.raises(
+            ScopeError,
+            match=r"ScopeValue\('request'\): no active scope holds a value for 'request' \(the active scopes are 'job'",
+        ):
             container.user()
 
 

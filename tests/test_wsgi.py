@@ -7,10 +7,10 @@ import httpx
 import pytest
 from dependency_injector import containers, providers
 from dependency_injector.wiring import Provide, inject
+from fastapi_app import Log, Repository, tracked_resource
 from flask import Flask, Response, abort, jsonify, stream_with_context
 
 from di_scopes import wsgi
-from fastapi_app import Log, Repository, tracked_resource
 
 
 def build(twin, **options):
@@ -122,7 +122,7 @@ def test_real_wsgi_server(app):
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        url = "http://127.0.0.1:%d" % server.server_port
+        url = f"http://127.0.0.1:{server.server_port}"
         with httpx.Client(base_url=url, timeout=30) as client:
             statuses = [client.get(path).status_code for path in ("/ok", "/abort/403", "/stream")]
     finally:

@@ -28,7 +28,6 @@ import sys
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Dict, List, Optional
 
 import httpx
 
@@ -37,7 +36,7 @@ from .apps import ASYNC_VARIANTS, ENDPOINTS, VARIANTS
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def pinned(command: List[str], core: Optional[int]) -> List[str]:
+def pinned(command: list[str], core: int | None) -> list[str]:
     if core is None or shutil.which("taskset") is None:
         return command
     return ["taskset", "-c", str(core), *command]
@@ -54,21 +53,31 @@ def free_port() -> int:
 class Server:
     """One uvicorn worker serving one variant on 127.0.0.1."""
 
-    def __init__(self, variant: str, core: Optional[int]) -> None:
+    def __init__(self, variant: str, core: int | None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         env = {**os.environ, "BENCH_VARIANT": variant}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
         command = [
-            sys.executable, "-m", "uvicorn", "benchmarks.http.apps:app",
-            "--host", "127.0.0.1", "--port", str(self.port),
-            "--workers", "1", "--log-level", "warning", "--no-access-log",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "benchmarks.http.apps:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+            "--no-access-log",
         ]
         self.process = subprocess.Popen(
             pinned(command, core), env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         deadline = time.monotonic() + 30
         while True:
             if self.process.poll() is not None:
@@ -78,7 +87,7 @@ class Server:
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start within 30 s")
+                    raise RuntimeError("the server did not start within 30 s") from None
                 time.sleep(0.1)
         if response.status_code != 200 or response.json() != {"one": 1}:
             raise RuntimeError(f"the endpoint answered {response.status_code}: {response.text}")
@@ -93,7 +102,7 @@ class Server:
             self.process.communicate()
 
 
-def wrk(url: str, seconds: float, connections: int, core: Optional[int]) -> float:
+def wrk(url: str, seconds: float, connections: int, core: int | None) -> float:
     """Requests per second from one wrk run; every response must be a 200."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s", url]
     out = subprocess.run(pinned(command, core), capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
@@ -103,10 +112,18 @@ def wrk(url: str, seconds: float, connections: int, core: Optional[int]) -> floa
     return rate
 
 
-def versions() -> Dict[str, str]:
+def versions() -> dict[str, str]:
     found = {}
     for name in (
-        "di-scopes", "dependency-injector", "fastapi", "starlette", "uvicorn", "SQLAlchemy", "aiosqlite", "dishka", "wireup",
+        "di-scopes",
+        "dependency-injector",
+        "fastapi",
+        "starlette",
+        "uvicorn",
+        "SQLAlchemy",
+        "aiosqlite",
+        "dishka",
+        "wireup",
     ):
         try:
             found[name] = metadata.version(name)
@@ -119,7 +136,7 @@ def endpoint_of(variant: str) -> str:
     return next(name for name, endpoint in ENDPOINTS.items() if variant in endpoint["variants"])
 
 
-def selected(endpoint: str, variants: Optional[List[str]]) -> List[str]:
+def selected(endpoint: str, variants: list[str] | None) -> list[str]:
     """The variants to run, in declaration order, each endpoint's floor included."""
     endpoints = list(ENDPOINTS) if endpoint == "both" else [endpoint]
     chosen = set(variants or VARIANTS + ASYNC_VARIANTS)
@@ -134,7 +151,7 @@ def selected(endpoint: str, variants: Optional[List[str]]) -> List[str]:
     return order
 
 
-def summary(samples: Dict[str, List[float]]) -> List[Dict[str, object]]:
+def summary(samples: dict[str, list[float]]) -> list[dict[str, object]]:
     """Per endpoint: each variant's median, lowest and highest round, and share of the floor."""
     tables = []
     for name, endpoint in ENDPOINTS.items():
@@ -146,25 +163,37 @@ def summary(samples: Dict[str, List[float]]) -> List[Dict[str, object]]:
         for variant in measured:
             runs = samples[variant]
             median = statistics.median(runs)
-            rows.append({
-                "variant": variant, "requests_per_second": median, "min": min(runs), "max": max(runs),
-                "share_of_floor": median / floor, "runs": runs,
-            })
+            rows.append(
+                {
+                    "variant": variant,
+                    "requests_per_second": median,
+                    "min": min(runs),
+                    "max": max(runs),
+                    "share_of_floor": median / floor,
+                    "runs": runs,
+                }
+            )
         tables.append({"endpoint": name, "floor": endpoint["floor"], "rows": rows})
     return tables
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="HTTP benchmark of the wiring variants (loopback only)")
     parser.add_argument("--duration", type=float, default=10, help="seconds of load per run (default 10)")
     parser.add_argument("--rounds", type=int, default=3, help="runs per variant, interleaved (default 3)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument(
-        "--endpoint", choices=("sync", "async", "both"), default="both",
+        "--endpoint",
+        choices=("sync", "async", "both"),
+        default="both",
         help="the sync-session endpoint's variants, the async-session endpoint's, or both (default)",
     )
-    parser.add_argument("--variants", nargs="+", choices=VARIANTS + ASYNC_VARIANTS, help="default: all of the endpoint's")
-    parser.add_argument("--output", default=str(ROOT / "docs" / "http.json"), help="JSON results file, or - (default docs/http.json)")
+    parser.add_argument(
+        "--variants", nargs="+", choices=VARIANTS + ASYNC_VARIANTS, help="default: all of the endpoint's"
+    )
+    parser.add_argument(
+        "--output", default=str(ROOT / "docs" / "http.json"), help="JSON results file, or - (default docs/http.json)"
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian/Ubuntu: apt-get install wrk)")
@@ -174,14 +203,16 @@ def main(argv: Optional[List[str]] = None) -> None:
     server_core, load_core = (0, 1) if cores >= 2 else (None, None)
     import di_scopes
 
-    samples: Dict[str, List[float]] = {variant: [] for variant in variants}
+    samples: dict[str, list[float]] = {variant: [] for variant in variants}
     for round_number in range(args.rounds):
         shift = round_number % len(variants)
         for variant in variants[shift:] + variants[:shift]:
             with Server(variant, server_core) as server:
                 wrk(server.url, 1, args.connections, load_core)  # warm up
                 samples[variant].append(wrk(server.url, args.duration, args.connections, load_core))
-            print(f"round {round_number + 1}/{args.rounds} {variant:<26} {samples[variant][-1]:>9.0f} req/s", flush=True)
+            print(
+                f"round {round_number + 1}/{args.rounds} {variant:<26} {samples[variant][-1]:>9.0f} req/s", flush=True
+            )
 
     tables = summary(samples)
     for table in tables:
@@ -189,13 +220,20 @@ def main(argv: Optional[List[str]] = None) -> None:
         print(f"{'variant':<26} {'req/s':>9} {'lowest-highest':>17} {'share of ' + table['floor']:>22}")
         for row in table["rows"]:
             spread = f"{row['min']:.0f}-{row['max']:.0f}"
-            print(f"{row['variant']:<26} {row['requests_per_second']:>9.0f} {spread:>17} {row['share_of_floor']:>21.1%}")
+            print(
+                f"{row['variant']:<26} {row['requests_per_second']:>9.0f} {spread:>17} {row['share_of_floor']:>21.1%}"
+            )
     results = {
         "machine": f"{platform.machine()}, {cores} cores, {platform.platform()}",
         "python": platform.python_version(),
         "implementation": di_scopes.IMPLEMENTATION,
         "versions": versions(),
-        "settings": {"duration": args.duration, "rounds": args.rounds, "connections": args.connections, "pinned": server_core is not None},
+        "settings": {
+            "duration": args.duration,
+            "rounds": args.rounds,
+            "connections": args.connections,
+            "pinned": server_core is not None,
+        },
         "endpoints": tables,
     }
     if args.output != "-":

@@ -18,7 +18,7 @@ the wiring. ``BENCH_VARIANT`` picks the variant when uvicorn imports ``benchmark
 
 import contextlib
 import os
-from typing import AsyncIterator, Callable, Dict, Iterator, Optional
+from collections.abc import AsyncIterator, Callable, Iterator
 
 from fastapi import Depends, FastAPI
 from sqlalchemy import create_engine, text
@@ -239,8 +239,7 @@ def wireup_app() -> FastAPI:
 def di_scopes_app(fast: bool) -> FastAPI:
     """di-scopes: ScopeMiddleware, ContextLocalResource; the fast path or dependency-injector's
     own @inject."""
-    from dependency_injector import containers, providers
-    from dependency_injector import wiring
+    from dependency_injector import containers, providers, wiring
 
     import di_scopes
     import di_scopes.fastapi
@@ -431,8 +430,7 @@ def async_wireup(factory: async_sessionmaker) -> FastAPI:
 def async_di_scopes(factory: async_sessionmaker, fast: bool) -> FastAPI:
     """di-scopes: ScopeMiddleware, ContextLocalResource(async_transaction), Factory repository and
     service; the fast path or dependency-injector's own @inject."""
-    from dependency_injector import containers, providers
-    from dependency_injector import wiring
+    from dependency_injector import containers, providers, wiring
 
     import di_scopes
     import di_scopes.fastapi
@@ -462,10 +460,10 @@ def async_di_scopes(factory: async_sessionmaker, fast: bool) -> FastAPI:
     return app
 
 
-def build(variant: str, factory: Optional[async_sessionmaker] = None) -> FastAPI:
+def build(variant: str, factory: async_sessionmaker | None = None) -> FastAPI:
     """The application of one variant; ``factory`` makes the async endpoint's sessions (default:
     ``async_session_factory()``)."""
-    builders: Dict[str, Callable[[], FastAPI]] = {
+    builders: dict[str, Callable[[], FastAPI]] = {
         "manual": manual,
         "fastapi-sync-gen": fastapi_sync_gen,
         "fastapi-async-gen": fastapi_async_gen,
@@ -475,7 +473,7 @@ def build(variant: str, factory: Optional[async_sessionmaker] = None) -> FastAPI
         "di-scopes-fast": lambda: di_scopes_app(fast=True),
         "di-scopes-di-style": lambda: di_scopes_app(fast=False),
     }
-    async_builders: Dict[str, Callable[[async_sessionmaker], FastAPI]] = {
+    async_builders: dict[str, Callable[[async_sessionmaker], FastAPI]] = {
         "async-manual": async_manual,
         "async-fastapi-async-gen": async_fastapi_async_gen,
         "async-dishka": async_dishka,

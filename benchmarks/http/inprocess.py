@@ -17,7 +17,6 @@ import argparse
 import os
 import sys
 import tempfile
-from typing import Dict, List, Optional
 
 from ..callgrind import count, functions
 from .apps import ENDPOINTS
@@ -81,7 +80,7 @@ def callgrind(variant: str, requests: int, out: str) -> int:
     return count(["benchmarks.http.inprocess", "run", variant, str(requests)], out)
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "run":
         _, variant, requests = argv
@@ -95,7 +94,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--inclusive", action="store_true", help="with --profile: inclusive costs")
     parser.add_argument("--top", type=int, default=30, help="functions shown with --profile")
     args = parser.parse_args(argv)
-    floors: Dict[str, float] = {}
+    floors: dict[str, float] = {}
     for endpoint, spec in ENDPOINTS.items():
         variants = [v for v in spec["variants"] if args.variant is None or v in args.variant or v == spec["floor"]]
         variants.sort(key=lambda v: v != spec["floor"])  # the floor first
@@ -115,7 +114,10 @@ def main(argv: Optional[List[str]] = None) -> None:
                 )
                 if args.profile and (args.variant is None or variant in args.variant):
                     before, after = functions(first, args.inclusive), functions(second, args.inclusive)
-                    diffs = [(n, (after.get(n, 0) - before.get(n, 0)) / (args.n2 - args.n1)) for n in set(before) | set(after)]
+                    diffs = [
+                        (n, (after.get(n, 0) - before.get(n, 0)) / (args.n2 - args.n1))
+                        for n in set(before) | set(after)
+                    ]
                     for name, cost in sorted(diffs, key=lambda d: -d[1])[: args.top]:
                         print(f"    {cost:10,.1f}  {name}")
 

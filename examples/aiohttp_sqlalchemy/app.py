@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from typing import Optional
 
 from aiohttp import web
 from dependency_injector.wiring import Provide, inject
@@ -79,7 +78,7 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
         return web.json_response({"detail": detail}, status=status)
 
 
-def create_app(argv: Optional[list] = None, database_url: Optional[str] = None) -> web.Application:
+def create_app(argv: list | None = None, database_url: str | None = None) -> web.Application:
     container = Container()
     container.config.database_url.from_value(database_url or os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))
     container.wire(modules=[sys.modules[__name__]])

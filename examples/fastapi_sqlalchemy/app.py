@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator, Iterator
 
 from dependency_injector import wiring
 from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, HTTPException, Request

@@ -19,7 +19,6 @@ from . import jobs
 from .container import DEFAULT_DATABASE_URL, Container
 from .domain import AccountRepository, Base
 
-
 NO_ACCOUNTS = (
     "no accounts yet: open some through the app first "
     "(uvicorn examples.fastapi_sqlalchemy.app:app, then POST /accounts), with the same DATABASE_URL"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
-from typing import Iterator, List, Sequence
 
 from sqlalchemy import DateTime, ForeignKey, Integer, String, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -61,7 +61,7 @@ class AccountRepository:
     def stream(self) -> Iterator[Account]:
         yield from self.session.scalars(select(Account).order_by(Account.id).execution_options(yield_per=100))
 
-    def lock(self, ids: List[int]) -> dict[int, Account]:
+    def lock(self, ids: list[int]) -> dict[int, Account]:
         """Lock the accounts for update, always in id order, so concurrent transfers between the
         same accounts queue up instead of deadlocking."""
         query = select(Account).where(Account.id.in_(ids)).order_by(Account.id).with_for_update()

@@ -14,9 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._errors import ClientDisconnected, ErrorResponse, NonCopyableArgumentError, ScopeError
-
 from ._integration_core import APP, REQUEST, TASK
-
 from ._shared import DEFAULT_SCOPE_NAME
 from ._validate import validate
 

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Callable, Iterable, Sequence
 from typing import (
     Any,
-    Callable,
-    Iterable,
-    Sequence,
 )
 
 from dependency_injector import errors
@@ -21,8 +19,6 @@ if sys.version_info >= (3, 11):
     pass
 else:  # pragma: no cover - exercised on 3.10 only
     pass
-
-
 
 
 class ScopeError(RuntimeError):
@@ -99,7 +95,7 @@ class NonCopyableArgumentError(errors.NonCopyableArgumentError):
             "providers.Singleton(sessionmaker, bind=engine), the engine given as that provider, "
             "not as a module-level engine; or hand every container the same object with "
             "providers.Object(obj). "
-            "(See \"An argument that cannot be copied\" in di-scopes' troubleshooting guide.)"
+            '(See "An argument that cannot be copied" in di-scopes\' troubleshooting guide.)'
         )
 
 

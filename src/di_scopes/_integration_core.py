@@ -10,7 +10,8 @@ resources see), ``note_error``, and the keys under which a scope holds the frame
 from __future__ import annotations
 
 import contextvars
-from typing import Any, Awaitable, Callable, Iterable, Iterator, Optional, Tuple
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import Any
 
 from . import _select
 from ._errors import ClientDisconnected, ErrorResponse, ScopeError, no_current_scope_message
@@ -27,7 +28,7 @@ def check_failure_status(failure_status: object) -> None:
 class ScopeMiddlewareBase:
     """Settings that the ASGI and WSGI middlewares share; see their documentation."""
 
-    def __init__(self, app: Any, *, name: str = DEFAULT_SCOPE_NAME, failure_status: Optional[int] = 400) -> None:
+    def __init__(self, app: Any, *, name: str = DEFAULT_SCOPE_NAME, failure_status: int | None = 400) -> None:
         check_failure_status(failure_status)
         self.app = app
         self.failure_status = failure_status
@@ -39,7 +40,7 @@ TASK = "task"  # the key under which the Celery integration stores the running t
 APP = "app"  # the key under which an application's scope holds the application (ASGI: its lifespan scope)
 
 
-def integration_scope(name: object) -> Tuple[str, Callable[..., Any]]:
+def integration_scope(name: object) -> tuple[str, Callable[..., Any]]:
     """Check ``name``, record it as opened, and return it with the scope factory of the twin in
     use now (the twin selected when the application is built)."""
     checked = check_scope_name(name)
@@ -81,14 +82,14 @@ def note_error(error: BaseException, scope: Any = None) -> None:
     _noting = True
 
 
-def _noted(entered: Any, error: Optional[BaseException]) -> Optional[BaseException]:
+def _noted(entered: Any, error: BaseException | None) -> BaseException | None:
     if error is None and _noting:
-        noted: Optional[BaseException] = entered.get_value(_NOTED)
+        noted: BaseException | None = entered.get_value(_NOTED)
         return noted
     return error
 
 
-def ending(error: Optional[BaseException], status: Optional[int], failure_status: Optional[int]) -> Optional[BaseException]:
+def ending(error: BaseException | None, status: int | None, failure_status: int | None) -> BaseException | None:
     """The failure policy: what a scope ends with.
 
     The exception that ended the unit of work, if any; else ``ErrorResponse(status)`` when the
@@ -107,9 +108,9 @@ def _note_count(exc: BaseException) -> int:
 
 def end_scope(
     entered: Any,
-    error: Optional[BaseException] = None,
-    status: Optional[int] = None,
-    failure_status: Optional[int] = None,
+    error: BaseException | None = None,
+    status: int | None = None,
+    failure_status: int | None = None,
     *,
     raises: bool = False,
 ) -> None:
@@ -133,9 +134,9 @@ def end_scope(
 
 def aend_scope(
     entered: Any,
-    error: Optional[BaseException] = None,
-    status: Optional[int] = None,
-    failure_status: Optional[int] = None,
+    error: BaseException | None = None,
+    status: int | None = None,
+    failure_status: int | None = None,
     *,
     raises: bool = False,
 ) -> Awaitable[None]:
@@ -170,13 +171,13 @@ class EndingBody:
     def __init__(
         self,
         body: Iterable[Any],
-        end: Callable[[Optional[BaseException]], None],
-        context: Optional[contextvars.Context] = None,
+        end: Callable[[BaseException | None], None],
+        context: contextvars.Context | None = None,
     ) -> None:
         self._body = body
         self._end = end
         self._run: Callable[..., Any] = _call if context is None else context.run
-        self._iterator: Optional[Iterator[Any]] = None
+        self._iterator: Iterator[Any] | None = None
         self._ended = False
 
     def __iter__(self) -> Iterator[Any]:
@@ -205,7 +206,7 @@ class EndingBody:
         # Closed before its end (after it, the scope has ended already): the client went away.
         self._finish(ClientDisconnected("the response body was closed before its end"))
 
-    def _finish(self, error: Optional[BaseException]) -> None:
+    def _finish(self, error: BaseException | None) -> None:
         if not self._ended:
             self._ended = True
             self._run(self._end, error)
@@ -215,9 +216,7 @@ def _call(function: Callable[..., Any], *args: Any) -> Any:
     return function(*args)
 
 
-def end_body(
-    entered: Any, error: Optional[BaseException], status: Optional[int], failure_status: Optional[int]
-) -> None:
+def end_body(entered: Any, error: BaseException | None, status: int | None, failure_status: int | None) -> None:
     """End the scope of a request whose body has ended (``EndingBody``): by the response's status
     when it was produced to the end, else by the error; a disconnect is raised, for the server to
     see (the framework does not raise it itself)."""

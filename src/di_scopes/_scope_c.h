@@ -246,7 +246,12 @@ static inline int __ds_is_done_future(PyObject *obj) { return Py_TYPE(obj) == __
 static inline PyObject *__ds_done_value(PyObject *obj) { return ((__ds_ready_object *)obj)->value; }
 
 /* Vectorcall for the scoped providers: a call without arguments, the common case, reaches
-   the resolve path without building an argument tuple and dict. */
+   the resolve path without building an argument tuple and dict.
+   A shortcut (CONTRIBUTING.md, "The rule for shortcuts"). It relies on PEP 590 as CPython
+   implements it: a call reads the type's Py_TPFLAGS_HAVE_VECTORCALL and tp_vectorcall_offset
+   when it is made, so setting them once on the type Cython made, before any instance exists,
+   is honoured (PyType_Modified drops the cached lookups). Every instance's slot is filled in
+   __cinit__; a call with arguments goes on through tp_call. */
 typedef PyObject *(*__ds_noargs_t)(PyObject *);
 static __ds_noargs_t __ds_noargs = NULL;
 

@@ -31,7 +31,7 @@ from contextvars import ContextVar
 from inspect import isawaitable
 from types import AsyncGeneratorType
 
-from dependency_injector import errors, providers, wiring
+from dependency_injector import providers, wiring
 
 from ._errors import (
     ScopeError,
@@ -250,9 +250,9 @@ cdef cython.pymutex _waiting_lock
 cdef bint _waits_for(_Entry entry, unsigned long me) except -1:
     """Whether the creator of ``entry`` waits, directly or through other waiters, for ``me``."""
     cdef unsigned long owner = entry.thread
-    cdef Py_ssize_t hop
+    cdef Py_ssize_t _hop
     cdef _Entry blocked
-    for hop in range(len(_waiting)):
+    for _hop in range(len(_waiting)):
         blocked = _waiting.get(owner)
         if blocked is None:
             return False
@@ -707,7 +707,7 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
     cdef inline void _finish_close(self) noexcept:
         with cython.critical_section(self):
             self._state = CLOSED
-            entries = self._entries  # released after the guarded block: it may run finalizers
+            entries = self._entries  # no-cython-lint: released after the guarded block (finalizers)
             self._entries = None
 
     def close(self, exc=None):
@@ -1101,7 +1101,7 @@ cdef class _Shielded:
         self.it = it
         self.waiting = yielded
 
-    cdef bint start(self) except -1:
+    cdef bint start(self) except -1:  # no-cython-lint: a method, not the imported start()
         """Run ``it``, a coroutine not started yet, until it first suspends; whether it finished
         (then nothing is left to await). What it suspended on is handed to the task by the first
         step of the await (as _scope_py.shielded hands it to _Shielding), not sent into ``it``
@@ -1302,7 +1302,10 @@ cdef object _call_noargs(_ScopedProvider provider):
 
 cdef inline bint _is_future_or_coroutine(obj):
     # dependency-injector's test for "this result is awaitable"; a scope's futures are DoneFutures
-    return _is_done_future(obj) or type(obj) is _Future or PyCoro_CheckExact(obj) or asyncio.isfuture(obj) or asyncio.iscoroutine(obj)
+    return (
+        _is_done_future(obj) or type(obj) is _Future or PyCoro_CheckExact(obj)
+        or asyncio.isfuture(obj) or asyncio.iscoroutine(obj)
+    )
 
 
 @cython.auto_pickle(False)
@@ -1320,7 +1323,7 @@ cdef class _ScopedProvider(Provider):
         """Forget the caller made from the old injections (read and replaced under the lock:
         another thread may be resolving with it)."""
         with cython.critical_section(self):
-            caller = self._caller
+            caller = self._caller  # no-cython-lint: released after the critical section
             self._caller = None
 
     def __call__(self, *args, **kwargs):
@@ -1335,7 +1338,6 @@ cdef class _ScopedProvider(Provider):
     cdef inline object _cached(self):
         """The instance for this call in the scope it binds to, if ready, else _NOT_CACHED."""
         cdef Scope scope
-        cdef _Entry entry
         if self._last_overriding is None and not self._custom_provide:
             scope = _get_current()
             if self._scope_name is not None:
@@ -1347,7 +1349,9 @@ cdef class _ScopedProvider(Provider):
                 if value is not _NOT_CACHED:
                     if self._async_mode == ASYNC_MODE_DISABLED:
                         return value
-                    if self._async_mode == ASYNC_MODE_ENABLED and (_is_done_future(value) or isinstance(value, _Future)):
+                    if self._async_mode == ASYNC_MODE_ENABLED and (
+                        _is_done_future(value) or isinstance(value, _Future)
+                    ):
                         return value
         return _NOT_CACHED
 
@@ -1870,7 +1874,10 @@ cdef inline object _done_result(value):
     """The result of a future that finished with one, else _NOT_DONE (_scope_py._done_result)."""
     if _is_done_future(value):
         return <object>_done_value(value)
-    if type(value) is _Future and _future_done(value) and not _future_cancelled(value) and _future_exception(value) is None:
+    if (
+        type(value) is _Future and _future_done(value) and not _future_cancelled(value)
+        and _future_exception(value) is None
+    ):
         return _future_result(value)
     return _NOT_DONE
 

@@ -10,34 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-from asyncio import Future
 import sys
 import threading
 import warnings
-from functools import partial
+from asyncio import Future
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterator
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from contextvars import ContextVar
+from functools import partial
 from inspect import isawaitable
 from threading import get_ident
 from types import AsyncGeneratorType, GeneratorType, TracebackType
 from typing import (
     TYPE_CHECKING,
     Any,
-    AsyncContextManager,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    ContextManager,
-    Coroutine,
-    Dict,
-    Generator,
-    Iterator,
-    List,
-    Optional,
-    Set,
-    Tuple,
-    Type,
     TypeVar,
-    Union,
     overload,
 )
 
@@ -122,16 +109,16 @@ _GEN, _CM, _AGEN, _ACM = 0, 1, 2, 3
 _AWAIT = -1  # not a teardown kind: the object must be awaited before it is known
 
 # A teardown record: (kind, object, provider, id of the thread that created it).
-_Teardown = Tuple[int, Any, "_ScopedProvider[Any]", int]
+_Teardown = tuple[int, Any, "_ScopedProvider[Any]", int]
 
-_current_scope: ContextVar[Optional["Scope"]] = ContextVar("di_scopes.current_scope", default=None)
+_current_scope: ContextVar[Scope | None] = ContextVar("di_scopes.current_scope", default=None)
 atexit.register(warn_open_at_exit, _current_scope)
 
 # The creations in progress in this context, innermost first, as nested 1-tuples (outer,): each
 # tuple is the mark of one creation (_Pending.creation). A thread started in a copy of the context
 # during a creation inherits them: if it resolves one of them, it waits for a creation that may be
 # waiting for it. The marks hold nothing else, so a long-lived thread keeps no instance alive.
-_creating: ContextVar[Optional[Tuple[Any]]] = ContextVar("di_scopes.creating", default=None)
+_creating: ContextVar[tuple[Any] | None] = ContextVar("di_scopes.creating", default=None)
 
 # Guards the instance tables and teardown lists of all scopes. Held only around dict and list
 # updates, never while user code runs.
@@ -179,7 +166,7 @@ class DoneFuture:
     _loop: asyncio.AbstractEventLoop
     _asyncio_future_blocking = False  # what asyncio.isfuture() looks for
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> "DoneFuture":
+    def __new__(cls, *args: Any, **kwargs: Any) -> DoneFuture:
         raise TypeError("cannot create 'DoneFuture' instances: scoped providers make them")
 
     def __await__(self) -> Generator[Any, None, Any]:
@@ -231,26 +218,25 @@ class DoneFuture:
         raise done_future_attribute_error(self._value, name, self)
 
 
-
 class _Pending:
     """An entry of a scope's instance table whose creation is in progress."""
 
     __slots__ = ("owner", "event", "task", "creation", "done", "ending", "discarded")
 
-    def __init__(self, owner: Optional[int]) -> None:
+    def __init__(self, owner: int | None) -> None:
         self.owner = owner  # thread creating it, to tell a cycle from a race
-        self.event: Optional[threading.Event] = None  # made by the first thread that waits
-        self.task: Optional[asyncio.Task[Any]] = None  # set when the creation is asynchronous
-        self.creation: Optional[Tuple[Any]] = None  # its mark in _creating
-        self.done: Optional[DoneFuture] = None  # an async creation's result, once stored
+        self.event: threading.Event | None = None  # made by the first thread that waits
+        self.task: asyncio.Task[Any] | None = None  # set when the creation is asynchronous
+        self.creation: tuple[Any] | None = None  # its mark in _creating
+        self.done: DoneFuture | None = None  # an async creation's result, once stored
         # Found pending when the scope began closing: the exception it closed with.
-        self.ending: Optional[BaseException] = None
+        self.ending: BaseException | None = None
         self.discarded = False  # finished after the scope began closing, and was torn down
 
 
 # What each blocked thread waits for (thread id -> pending entry), under _lock: a thread that would
 # wait, through these, for itself reports the cycle instead.
-_waiting: Dict[int, _Pending] = {}
+_waiting: dict[int, _Pending] = {}
 
 
 def _waits_for(pending: _Pending, me: int) -> bool:
@@ -286,11 +272,11 @@ class Scope:
         self._state = _NEW
         self._name = check_scope_name(name)
         self._exclusive = check_exclusive(exclusive)
-        self._parent: Optional[Scope] = None
-        self._instances: Optional[Dict[Any, Any]] = None  # provider -> instance | _Pending
-        self._teardowns: Optional[List[_Teardown]] = None  # in creation order
+        self._parent: Scope | None = None
+        self._instances: dict[Any, Any] | None = None  # provider -> instance | _Pending
+        self._teardowns: list[_Teardown] | None = None  # in creation order
         self._token: Any = None
-        self._values: Optional[Dict[Any, Any]] = None  # set_value(): key -> value
+        self._values: dict[Any, Any] | None = None  # set_value(): key -> value
 
     @property
     def name(self) -> str:
@@ -304,7 +290,7 @@ class Scope:
         return self._exclusive
 
     @property
-    def parent(self) -> Optional[Scope]:
+    def parent(self) -> Scope | None:
         """The scope that was current when this one was entered, or None."""
         return self._parent
 
@@ -346,7 +332,7 @@ class Scope:
             if _current_scope.get() is self:
                 _current_scope.set(self._parent)
 
-    def _check_exit(self, exc: Optional[BaseException], method: str) -> Optional[List[Scope]]:
+    def _check_exit(self, exc: BaseException | None, method: str) -> list[Scope] | None:
         """Refuse an exit that cannot be right; return the scopes still open inside this one
         (innermost first) when it is exited before them, else None."""
         check_exception(exc, method)
@@ -361,7 +347,7 @@ class Scope:
             current = current._parent
         return inner if current is self else None  # else: left in another context
 
-    def _exit_out_of_order(self, inner: List[Scope]) -> ScopeError:
+    def _exit_out_of_order(self, inner: list[Scope]) -> ScopeError:
         """Close the scopes left open inside this one; return the error to raise."""
         error = ScopeError(exited_out_of_order_message(self, inner))
         for scope in inner:
@@ -375,9 +361,9 @@ class Scope:
 
     def __exit__(
         self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         inner = self._check_exit(exc, "__exit__()")
         if inner is not None:
@@ -399,9 +385,9 @@ class Scope:
 
     def __aexit__(
         self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> Awaitable[None]:
         # Not a coroutine: a teardown that does not suspend is done before this returns.
         inner = self._check_exit(exc, "__aexit__()")
@@ -419,13 +405,13 @@ class Scope:
             self._deactivate()
         return DONE
 
-    async def _aexit_awaiting(self, teardowns: List[_Teardown], exc: Optional[BaseException]) -> None:
+    async def _aexit_awaiting(self, teardowns: list[_Teardown], exc: BaseException | None) -> None:
         try:
             await self._teardown_awaiting(teardowns, exc)
         finally:
             self._deactivate()
 
-    async def _aexit_out_of_order(self, inner: List[Scope]) -> None:
+    async def _aexit_out_of_order(self, inner: list[Scope]) -> None:
         error = ScopeError(exited_out_of_order_message(self, inner))
         for scope in inner:
             scope._token = None  # its own exit, if it comes, is a second one
@@ -464,7 +450,7 @@ class Scope:
 
     # Creating -------------------------------------------------------------------------------
 
-    def _get_or_create(self, provider: _ScopedProvider[Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+    def _get_or_create(self, provider: _ScopedProvider[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         me = get_ident()
         creating = _creating.get()
         while True:
@@ -523,7 +509,7 @@ class Scope:
             raise error
         return value
 
-    def _store(self, provider: Any, pending: _Pending, value: Any, teardown: Optional[_Teardown]) -> bool:
+    def _store(self, provider: Any, pending: _Pending, value: Any, teardown: _Teardown | None) -> bool:
         """Publish a created instance; False when the scope began closing meanwhile."""
         with _lock:
             instances = self._instances
@@ -573,7 +559,7 @@ class Scope:
 
     async def _finish_async(self, provider: Any, obj: Any, pending: _Pending) -> Any:
         """Finish creating ``obj``; publish it as a DoneFuture (also kept as ``pending.done``)."""
-        kind: Optional[int] = _AWAIT
+        kind: int | None = _AWAIT
         value = obj
         try:
             while kind == _AWAIT:
@@ -601,7 +587,9 @@ class Scope:
             error = ScopeError(closed_during_creation_message(provider, self))
             pending.discarded = True  # its task's error needs no awaiter (_retrieve_discarded)
             if teardown is not None:
-                failure = await _exit_async(teardown[0], obj, error if pending.ending is None else pending.ending, provider)
+                failure = await _exit_async(
+                    teardown[0], obj, error if pending.ending is None else pending.ending, provider
+                )
                 if failure is not None:
                     raise failure
             raise error
@@ -609,7 +597,7 @@ class Scope:
 
     # Early teardown of one provider ---------------------------------------------------------
 
-    def _detach(self, provider: Any) -> Optional[_Teardown]:
+    def _detach(self, provider: Any) -> _Teardown | None:
         """Drop ``provider``'s instance from this scope; return its teardown record, if any."""
         with _lock:
             instances = self._instances
@@ -625,7 +613,7 @@ class Scope:
 
     # Closing --------------------------------------------------------------------------------
 
-    def _begin_close(self, exc: Optional[BaseException]) -> Optional[List[_Teardown]]:
+    def _begin_close(self, exc: BaseException | None) -> list[_Teardown] | None:
         """Mark the scope closing; return its teardowns, or None if it was closing already. A
         creation still pending keeps ``exc``, to throw into its teardown when it ends.
         Nothing is handed out any more: without its instance table, a resolve during teardown,
@@ -647,7 +635,7 @@ class Scope:
         self._state = _CLOSED
         self._instances = None
 
-    def close(self, exc: Optional[BaseException] = None) -> None:
+    def close(self, exc: BaseException | None = None) -> None:
         """Tear down what the scope created, newest first, with ``exc`` thrown in.
 
         ``exc`` is the exception that ended the scope, if any: it is thrown into generators and
@@ -661,8 +649,8 @@ class Scope:
         if teardowns is not None:
             self._teardown(teardowns, exc)
 
-    def _teardown(self, teardowns: List[_Teardown], exc: Optional[BaseException]) -> None:
-        errors: Optional[List[Tuple[Any, BaseException]]] = []
+    def _teardown(self, teardowns: list[_Teardown], exc: BaseException | None) -> None:
+        errors: list[tuple[Any, BaseException]] | None = []
         async_left = []
         error = None
         try:
@@ -683,7 +671,7 @@ class Scope:
             # it must not hold them, or each failed scope is a reference cycle.
             errors = error = None
 
-    def aclose(self, exc: Optional[BaseException] = None) -> Awaitable[None]:
+    def aclose(self, exc: BaseException | None = None) -> Awaitable[None]:
         """Tear down what the scope created, newest first, with ``exc`` thrown in; await it.
 
         Like ``close()``, and it also closes asynchronous resources. Synchronous teardown of a
@@ -700,7 +688,7 @@ class Scope:
             return DONE
         return self._teardown_awaiting(teardowns, exc)
 
-    async def _teardown_awaiting(self, teardowns: List[_Teardown], exc: Optional[BaseException]) -> None:
+    async def _teardown_awaiting(self, teardowns: list[_Teardown], exc: BaseException | None) -> None:
         cancelled = None
         try:
             errors, cancelled = await shielded(_teardown_async(teardowns, exc))
@@ -712,7 +700,7 @@ class Scope:
         if errors:
             report_teardown(self, exc, errors, ())
 
-    def _live_resources(self) -> List[Any]:
+    def _live_resources(self) -> list[Any]:
         """The providers whose instances an active scope would tear down."""
         if self._state != _ACTIVE or not self._teardowns:
             return []
@@ -723,17 +711,17 @@ class Scope:
             return
         live = self._live_resources()
         if live:
-            warnings.warn(gc_open_message(self._name, live), ResourceWarning)
+            warnings.warn(gc_open_message(self._name, live), ResourceWarning, stacklevel=1)
 
 
-def _retrieve_discarded(pending: _Pending, task: "asyncio.Task[Any]") -> None:
+def _retrieve_discarded(pending: _Pending, task: asyncio.Task[Any]) -> None:
     """A creation task's done-callback: the error of a creation discarded because its scope
     closed meanwhile is nobody's to await (its awaiters' shields may be gone)."""
     if pending.discarded and not task.cancelled():
         task.exception()
 
 
-def _make(inner: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+def _make(inner: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Call the provider that makes an instance, and latch its async mode ourselves.
 
     ``Provider.__call__`` would take a generator for a coroutine on Python < 3.12 and keep the
@@ -748,7 +736,7 @@ def _make(inner: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
     return obj
 
 
-def _is_creating(creating: Optional[Tuple[Any]], pending: _Pending) -> bool:
+def _is_creating(creating: tuple[Any] | None, pending: _Pending) -> bool:
     """Whether ``pending`` is among the creations in progress ``creating`` (see _creating)."""
     while creating is not None:
         if creating is pending.creation:
@@ -757,7 +745,7 @@ def _is_creating(creating: Optional[Tuple[Any]], pending: _Pending) -> bool:
     return False
 
 
-def _enter(provider: _ScopedProvider[Any], obj: Any) -> Tuple[Optional[int], Any]:
+def _enter(provider: _ScopedProvider[Any], obj: Any) -> tuple[int | None, Any]:
     """Enter what ``provider`` created: return its teardown kind (None: nothing to tear down;
     ``_AWAIT``: finish asynchronously) and the instance."""
     if not provider._tears_down:
@@ -793,13 +781,13 @@ def _is_async_cm(cls: type) -> bool:
     return hasattr(cls, "__aenter__") and hasattr(cls, "__aexit__")
 
 
-def _needs_await(teardowns: List[_Teardown]) -> bool:
+def _needs_await(teardowns: list[_Teardown]) -> bool:
     """Whether a teardown must be awaited: async resources, or sync ones made in other threads."""
     me = get_ident()
     return any(kind >= _AGEN or thread != me for kind, _, _, thread in teardowns)
 
 
-def _is_own(error: BaseException, exc: Optional[BaseException]) -> bool:
+def _is_own(error: BaseException, exc: BaseException | None) -> bool:
     """Whether ``error`` is the scope's exception coming back out of a teardown.
 
     Its traceback then gets back what it was: the frames the teardown added would keep the
@@ -808,7 +796,7 @@ def _is_own(error: BaseException, exc: Optional[BaseException]) -> bool:
     return exc is not None and (error is exc or (isinstance(error, RuntimeError) and error.__cause__ is exc))
 
 
-def _exit_sync(kind: int, obj: Any, exc: Optional[BaseException], provider: Any) -> Optional[BaseException]:
+def _exit_sync(kind: int, obj: Any, exc: BaseException | None, provider: Any) -> BaseException | None:
     """Run one synchronous teardown; return the error it raised, other than ``exc`` itself."""
     traceback = None if exc is None else exc.__traceback__
     try:
@@ -836,7 +824,7 @@ def _exit_sync(kind: int, obj: Any, exc: Optional[BaseException], provider: Any)
             exc.__traceback__ = traceback  # whatever the teardown did with it: without its frames
 
 
-async def _exit_async(kind: int, obj: Any, exc: Optional[BaseException], provider: Any) -> Optional[BaseException]:
+async def _exit_async(kind: int, obj: Any, exc: BaseException | None, provider: Any) -> BaseException | None:
     """Run one asynchronous teardown; return the error it raised, other than ``exc`` itself."""
     traceback = None if exc is None else exc.__traceback__
     try:
@@ -864,7 +852,7 @@ async def _exit_async(kind: int, obj: Any, exc: Optional[BaseException], provide
             exc.__traceback__ = traceback  # whatever the teardown did with it: without its frames
 
 
-async def _teardown_async(teardowns: List[_Teardown], exc: Optional[BaseException]) -> List[Tuple[Any, BaseException]]:
+async def _teardown_async(teardowns: list[_Teardown], exc: BaseException | None) -> list[tuple[Any, BaseException]]:
     errors = []
     me = get_ident()
     for kind, obj, provider, thread in reversed(teardowns):
@@ -879,7 +867,7 @@ async def _teardown_async(teardowns: List[_Teardown], exc: Optional[BaseExceptio
     return errors
 
 
-async def shielded(coro: Coroutine[Any, Any, _R]) -> Tuple[_R, BaseException | None]:
+async def shielded(coro: Coroutine[Any, Any, _R]) -> tuple[_R, BaseException | None]:
     """Run ``coro`` to completion, however often the caller is cancelled meanwhile.
 
     Returns its result and the caller's cancellation, if one arrived, for the caller to raise
@@ -907,9 +895,9 @@ class _Shielding:
         self.coro = coro
         self.yielded = yielded
 
-    def __await__(self) -> Generator[Any, Any, Tuple[Any, Optional[BaseException]]]:
+    def __await__(self) -> Generator[Any, Any, tuple[Any, BaseException | None]]:
         coro, yielded = self.coro, self.yielded
-        cancelled: Optional[BaseException] = None
+        cancelled: BaseException | None = None
         while True:
             blocking = getattr(yielded, "_asyncio_future_blocking", None)
             try:
@@ -967,13 +955,13 @@ class _Uncancellable:
         return f"<shielded {self._future!r}>"
 
 
-def _named_scope(scope: Optional[Scope], name: str) -> Optional[Scope]:
+def _named_scope(scope: Scope | None, name: str) -> Scope | None:
     while scope is not None and scope._name != name:
         scope = scope._parent
     return scope
 
 
-def _open_scope(scope: Optional[Scope]) -> Optional[Scope]:
+def _open_scope(scope: Scope | None) -> Scope | None:
     """The innermost scope that is not exclusive: where unbound providers live."""
     while scope is not None and scope._exclusive:
         scope = scope._parent
@@ -986,10 +974,10 @@ class _ScopedProvider(providers.Provider[_T]):
     _inner_type: Any = providers.Callable
     _tears_down = True
 
-    def __init__(self, provides: Optional[Any] = None, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, provides: Any | None = None, *args: Any, **kwargs: Any) -> None:
         self._inner = self._inner_type(check_provides(self, provides), *args, **kwargs)
-        self._caller: Optional[_Caller] = None  # ContextLocalResource's way of calling provides
-        self._scope_name: Optional[str] = None
+        self._caller: _Caller | None = None  # ContextLocalResource's way of calling provides
+        self._scope_name: str | None = None
         super().__init__()
 
     # Scope binding --------------------------------------------------------------------------
@@ -1004,20 +992,20 @@ class _ScopedProvider(providers.Provider[_T]):
         return self
 
     @property
-    def scope_name(self) -> Optional[str]:
+    def scope_name(self) -> str | None:
         """The scope name bound with ``in_scope()``, or None for the innermost scope."""
         return self._scope_name
 
-    def _scope_or_none(self) -> Optional[Scope]:
+    def _scope_or_none(self) -> Scope | None:
         scope = _current_scope.get()
         if self._scope_name is not None:
             return _named_scope(scope, self._scope_name)
         return _open_scope(scope)
 
-    def _provide(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+    def _provide(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return self._resolve(self._scope_or_none(), args, kwargs)
 
-    def _resolve(self, scope: Optional[Scope], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+    def _resolve(self, scope: Scope | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """_provide() for the scope this provider binds to (None: no such scope is active)."""
         if scope is None:
             current = _current_scope.get()
@@ -1033,7 +1021,7 @@ class _ScopedProvider(providers.Provider[_T]):
                 return value
         return scope._get_or_create(self, args, kwargs)
 
-    def _instantiate(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+    def _instantiate(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Make a new instance; an awaitable stands for one that async injections hold up."""
         try:
             return _make(self._inner, args, kwargs)
@@ -1050,7 +1038,7 @@ class _ScopedProvider(providers.Provider[_T]):
 
     # dependency-injector's provider protocol ------------------------------------------------
 
-    def __deepcopy__(self, memo: Optional[Dict[Any, Any]]) -> Any:
+    def __deepcopy__(self, memo: dict[Any, Any] | None) -> Any:
         if memo is None:
             memo = {}
         copied = memo.get(id(self))
@@ -1097,7 +1085,7 @@ class _ScopedProvider(providers.Provider[_T]):
         return self
 
     @property
-    def args(self) -> Tuple[Any, ...]:
+    def args(self) -> tuple[Any, ...]:
         """Positional argument injections."""
         return self._inner.args  # type: ignore[no-any-return]
 
@@ -1117,7 +1105,7 @@ class _ScopedProvider(providers.Provider[_T]):
         return self
 
     @property
-    def kwargs(self) -> Dict[str, Any]:
+    def kwargs(self) -> dict[str, Any]:
         """Keyword argument injections."""
         return self._inner.kwargs  # type: ignore[no-any-return]
 
@@ -1148,10 +1136,10 @@ class ContextLocalSingleton(_ScopedProvider[_T]):
     _inner_type = providers.Factory
     _tears_down = False
 
-    provided_type: Optional[type] = None
+    provided_type: type | None = None
     """A subclass that sets it provides only instances of this class (checked when built)."""
 
-    def __init__(self, provides: Optional[Callable[..., _T]] = None, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, provides: Callable[..., _T] | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(provides, *args, **kwargs)
 
     @property
@@ -1160,7 +1148,7 @@ class ContextLocalSingleton(_ScopedProvider[_T]):
         return self._inner.provides
 
     @property
-    def attributes(self) -> Dict[str, Any]:
+    def attributes(self) -> dict[str, Any]:
         """Attribute injections."""
         return self._inner.attributes  # type: ignore[no-any-return]
 
@@ -1203,21 +1191,25 @@ class ContextLocalResource(_ScopedProvider[_T]):
     """
 
     @overload
-    def __init__(self, provides: Optional[Callable[..., Iterator[_T]]] = None, *args: Any, **kwargs: Any) -> None: ...
+    def __init__(self, provides: Callable[..., Iterator[_T]] | None = None, *args: Any, **kwargs: Any) -> None: ...
     @overload
-    def __init__(self, provides: Optional[Callable[..., AsyncIterator[_T]]] = None, *args: Any, **kwargs: Any) -> None: ...
+    def __init__(self, provides: Callable[..., AsyncIterator[_T]] | None = None, *args: Any, **kwargs: Any) -> None: ...
     @overload
-    def __init__(self, provides: Optional[Callable[..., ContextManager[_T]]] = None, *args: Any, **kwargs: Any) -> None: ...
+    def __init__(
+        self, provides: Callable[..., AbstractContextManager[_T]] | None = None, *args: Any, **kwargs: Any
+    ) -> None: ...
     @overload
-    def __init__(self, provides: Optional[Callable[..., AsyncContextManager[_T]]] = None, *args: Any, **kwargs: Any) -> None: ...
+    def __init__(
+        self, provides: Callable[..., AbstractAsyncContextManager[_T]] | None = None, *args: Any, **kwargs: Any
+    ) -> None: ...
     @overload
-    def __init__(self, provides: Optional[Callable[..., Awaitable[_T]]] = None, *args: Any, **kwargs: Any) -> None: ...
+    def __init__(self, provides: Callable[..., Awaitable[_T]] | None = None, *args: Any, **kwargs: Any) -> None: ...
     @overload
-    def __init__(self, provides: Optional[Callable[..., _T]] = None, *args: Any, **kwargs: Any) -> None: ...
-    def __init__(self, provides: Optional[Any] = None, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, provides: Callable[..., _T] | None = None, *args: Any, **kwargs: Any) -> None: ...
+    def __init__(self, provides: Any | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(provides, *args, **kwargs)
 
-    def _instantiate(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+    def _instantiate(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if self._caller is None:
             if self._inner.provides is None:
                 raise errors.Error(no_provides_message(self))
@@ -1238,7 +1230,7 @@ class ContextLocalResource(_ScopedProvider[_T]):
         new one. Returns an awaitable when the provider is asynchronous."""
         return self._shutdown(None)
 
-    def _shutdown(self, exc: Optional[BaseException]) -> Any:
+    def _shutdown(self, exc: BaseException | None) -> Any:
         """shutdown() with ``exc`` thrown into the teardown (a ``Closing[...]`` call that failed)."""
         scope = self._scope_or_none()
         teardown = None if scope is None else scope._detach(self)
@@ -1267,7 +1259,7 @@ class _Caller:
     def __init__(self, inner: Any) -> None:
         self.inner = inner  # holds the latch "injections may be awaitable" in its async mode
         self.provides = inner.provides
-        self.values: Tuple[Any, ...] = inner.args
+        self.values: tuple[Any, ...] = inner.args
         self.calls = tuple(_injects(value) for value in self.values)
         named = inner.kwargs
         self.names = tuple(named)
@@ -1275,12 +1267,14 @@ class _Caller:
         self.named_calls = tuple(_injects(value) for value in self.named_values)
         self.packer: Any = None  # dependency-injector's resolution, for call-time keyword arguments
 
-    def call(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+    def call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         check = not self.inner.is_async_mode_disabled()
         pending = False
         if kwargs:
             if self.packer is None:
-                self.packer = providers.Callable(_pack, *self.values, **dict(zip(self.names, self.named_values)))
+                self.packer = providers.Callable(
+                    _pack, *self.values, **dict(zip(self.names, self.named_values, strict=True))
+                )
             packed = _make(self.packer, args, kwargs)
             if isawaitable(packed):
                 return _call_when_ready(self.provides, packed)
@@ -1296,7 +1290,7 @@ class _Caller:
         if args:
             positional.extend(args)
         named = {}
-        for name, value, call in zip(self.names, self.named_values, self.named_calls):
+        for name, value, call in zip(self.names, self.named_values, self.named_calls, strict=True):
             if call:
                 value = value()
                 if check and isawaitable(value):
@@ -1316,23 +1310,23 @@ def _injects(value: Any) -> bool:
     return bool(providers.is_provider(value) and not providers.is_delegated(value))
 
 
-def _pack(*args: Any, **kwargs: Any) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
+def _pack(*args: Any, **kwargs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
     return args, kwargs
 
 
-async def _await_injections(args: List[Any], kwargs: Dict[str, Any]) -> Tuple[List[Any], Dict[str, Any]]:
+async def _await_injections(args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
     """Await the injections that are awaitable, together; return the arguments."""
     names = [name for name, value in kwargs.items() if isawaitable(value)]
     indexes = [index for index, value in enumerate(args) if isawaitable(value)]
     values = await asyncio.gather(*[args[i] for i in indexes], *[kwargs[n] for n in names])
-    for index, value in zip(indexes, values):
+    for index, value in zip(indexes, values, strict=True):
         args[index] = value
-    for name, value in zip(names, values[len(indexes) :]):
+    for name, value in zip(names, values[len(indexes) :], strict=True):
         kwargs[name] = value
     return args, kwargs
 
 
-async def _call_with_injections(provides: Callable[..., Any], args: List[Any], kwargs: Dict[str, Any]) -> Any:
+async def _call_with_injections(provides: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
     # Awaits _await_injections itself: were it handed one, closing this coroutine unstarted (no
     # event loop) would leave that one never awaited, and warning.
     args, kwargs = await _await_injections(args, kwargs)
@@ -1344,13 +1338,13 @@ async def _call_when_ready(provides: Callable[..., Any], packed: Awaitable[Any])
     return provides(*args, **kwargs)
 
 
-async def _raise_if_error(teardown: Awaitable[Optional[BaseException]]) -> None:
+async def _raise_if_error(teardown: Awaitable[BaseException | None]) -> None:
     error = await teardown
     if error is not None:
         raise error
 
 
-def current_scope() -> Optional[Scope]:
+def current_scope() -> Scope | None:
     """The innermost active scope, or None."""
     return _current_scope.get()
 
@@ -1369,7 +1363,7 @@ def _unadopt(token: Any) -> None:
 def scope(name: str = DEFAULT_SCOPE_NAME, *, exclusive: bool = False) -> Scope: ...
 @overload
 def scope(name: _F) -> _F: ...
-def scope(name: Union[str, _F] = DEFAULT_SCOPE_NAME, *, exclusive: bool = False) -> Union[Scope, _F]:
+def scope(name: str | _F = DEFAULT_SCOPE_NAME, *, exclusive: bool = False) -> Scope | _F:
     """A new scope named ``name``, nested in the current one when entered.
 
     Use it as ``with scope():``, ``async with scope():``, or as a decorator (``@scope()``,
@@ -1405,7 +1399,7 @@ _Factory = providers.Factory
 _is_provider = providers.is_provider
 _is_delegated = providers.is_delegated
 # What dependency-injector's @inject injects over when the caller passed it: its markers.
-_MARKERS: Tuple[type, ...] = tuple(getattr(wiring, name) for name in ("Provide", "Provider", "Closing"))
+_MARKERS: tuple[type, ...] = tuple(getattr(wiring, name) for name in ("Provide", "Provider", "Closing"))
 
 
 def provide_graph(provider: Any) -> Any:
@@ -1422,20 +1416,16 @@ def provide_graph(provider: Any) -> Any:
 def _builds(provider: Any) -> bool:
     """Whether the fast path builds ``provider`` itself: a plain ``Factory``, not overridden,
     not latched to sync mode (then dependency-injector's call is as fast)."""
-    return (
-        provider.__class__ is _Factory
-        and not provider.is_async_mode_disabled()
-        and provider.last_overriding is None
-    )
+    return provider.__class__ is _Factory and not provider.is_async_mode_disabled() and provider.last_overriding is None
 
 
 # What a pending injection is: (the list or dict holding it, its index or name, whether it is
 # the fast path's own build, which may be awaited in the caller's task).
-_Slot = Tuple[Any, Any, bool]
+_Slot = tuple[Any, Any, bool]
 
 # Classes whose instances are never futures or coroutines: dependency-injector's test below
 # is a hasattr and two isinstance checks against ABCs; most injected values are of a few classes.
-_plain_classes: Set[type] = set()
+_plain_classes: set[type] = set()
 
 
 def _is_future_or_coroutine(value: Any) -> bool:
@@ -1454,7 +1444,7 @@ def _is_future_or_coroutine(value: Any) -> bool:
 
 # Whether instances of a class are awaitable: inspect.isawaitable's answer, which for anything
 # but a generator depends on the class alone; most injected values are of a few classes.
-_awaitable_classes: Dict[type, bool] = {}
+_awaitable_classes: dict[type, bool] = {}
 
 
 def _is_awaitable(value: Any) -> bool:
@@ -1517,7 +1507,7 @@ class _GraphState:
 
     def __init__(self) -> None:
         self.asynchronous = False  # dependency-injector's Factory would have returned a future
-        self.pending: Optional[List[_Slot]] = None
+        self.pending: list[_Slot] | None = None
 
     def take(self, provider: Any, values: Any, key: Any) -> Any:
         """The injection's value: a done future's result; a pending one is noted for awaiting."""
@@ -1546,7 +1536,7 @@ def _latch(factory: Any, asynchronous: bool) -> None:
             factory.disable_async_mode()
 
 
-async def await_pending(values: Any, pending: List[_Slot]) -> Any:
+async def await_pending(values: Any, pending: list[_Slot]) -> Any:
     """Await the pending values in ``values`` (a list or dict) and put their results in place.
 
     Several are awaited together, with ``asyncio.gather``, as dependency-injector does. A lone
@@ -1560,13 +1550,13 @@ async def await_pending(values: Any, pending: List[_Slot]) -> Any:
             values[key] = await value
             return values
     results = await asyncio.gather(*[values[key] for _, key, _ in pending])
-    for (_, key, _), result in zip(pending, results):
+    for (_, key, _), result in zip(pending, results, strict=True):
         values[key] = result
     return values
 
 
 async def _build_when_ready(
-    provides: Any, args: List[Any], kwargs: Dict[str, Any], attributes: Dict[str, Any], pending: List[_Slot]
+    provides: Any, args: list[Any], kwargs: dict[str, Any], attributes: dict[str, Any], pending: list[_Slot]
 ) -> Any:
     if len(pending) == 1:
         values, key, built = pending[0]
@@ -1577,7 +1567,7 @@ async def _build_when_ready(
             values[key] = (await asyncio.gather(value))[0]
     else:
         results = await asyncio.gather(*[values[key] for values, key, _ in pending])
-        for (values, key, _), result in zip(pending, results):
+        for (values, key, _), result in zip(pending, results, strict=True):
             values[key] = result
     instance = provides(*args, **kwargs)
     if _is_future_or_coroutine(instance):
@@ -1587,14 +1577,14 @@ async def _build_when_ready(
     return instance
 
 
-async def _with_attributes(instance: Any, attributes: Dict[str, Any]) -> Any:
+async def _with_attributes(instance: Any, attributes: dict[str, Any]) -> Any:
     instance = await instance
     for name, value in attributes.items():
         setattr(instance, name, value)
     return instance
 
 
-def inject_into(injections: Dict[str, Any], kwargs: Dict[str, Any]) -> Optional[List[_Slot]]:
+def inject_into(injections: dict[str, Any], kwargs: dict[str, Any]) -> list[_Slot] | None:
     """Resolve an async function's injections (name -> provider) into ``kwargs``, as
     dependency-injector's ``@inject`` does, building ``Factory`` graphs here.
 
@@ -1603,7 +1593,7 @@ def inject_into(injections: Dict[str, Any], kwargs: Dict[str, Any]) -> Optional[
     done future, whose result is taken at once. Returns the pending names, as
     ``await_pending(kwargs, pending)`` takes them, or None.
     """
-    pending: Optional[List[_Slot]] = None
+    pending: list[_Slot] | None = None
     for name, provider in injections.items():
         if name in kwargs and not isinstance(kwargs[name], _MARKERS):
             continue
@@ -1627,7 +1617,7 @@ def inject_into(injections: Dict[str, Any], kwargs: Dict[str, Any]) -> Optional[
     return pending
 
 
-def inject_sync(injections: Dict[str, Any], kwargs: Dict[str, Any]) -> None:
+def inject_sync(injections: dict[str, Any], kwargs: dict[str, Any]) -> None:
     """Resolve a sync function's injections into ``kwargs``, as dependency-injector's
     ``@inject`` does: each provider called, its value passed as it is."""
     for name, provider in injections.items():
@@ -1636,7 +1626,7 @@ def inject_sync(injections: Dict[str, Any], kwargs: Dict[str, Any]) -> None:
         kwargs[name] = provider()
 
 
-def _find_value(scope: Optional[Scope], key: Any) -> Any:
+def _find_value(scope: Scope | None, key: Any) -> Any:
     """The value for ``key`` in ``scope`` or the nearest enclosing scope that has one, else _MISSING."""
     while scope is not None:
         values = scope._values
@@ -1670,7 +1660,7 @@ class ScopeValue(providers.Provider[_V]):
         """The key (what ``describe`` and ``repr`` show)."""
         return self._key
 
-    def _provide(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+    def _provide(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         scope = _current_scope.get()
         if scope is None:
             raise ScopeError(value_outside_scope_message(self))
@@ -1679,7 +1669,7 @@ class ScopeValue(providers.Provider[_V]):
             raise ScopeError(no_value_message(self, scope))
         return value
 
-    def __deepcopy__(self, memo: Optional[Dict[Any, Any]]) -> Any:
+    def __deepcopy__(self, memo: dict[Any, Any] | None) -> Any:
         if memo is None:
             memo = {}
         copied = memo.get(id(self))

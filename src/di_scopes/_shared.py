@@ -14,15 +14,10 @@ import sys
 import threading
 import traceback
 import warnings
+from collections.abc import Callable, Coroutine, Generator, Sequence
 from contextlib import aclosing
 from typing import (
     Any,
-    Callable,
-    Coroutine,
-    Generator,
-    Sequence,
-    Set,
-    Tuple,
     TypeVar,
 )
 
@@ -119,7 +114,7 @@ def copy_inner_deeply(provider: Any, inner: Any, memo: Any) -> Any:
 
 # Every scope name that an integration, the fast path or a scope decorator opens: validate()
 # checks in_scope() names against it. Nothing else reads it.
-opened_scope_names: Set[str] = set()
+opened_scope_names: set[str] = set()
 
 
 def forget_opened_scope_names() -> None:
@@ -142,9 +137,7 @@ def check_exclusive(exclusive: object) -> bool:
 
 def check_exception(exc: object, method: str = "close()") -> None:
     if exc is not None and not isinstance(exc, BaseException):
-        raise TypeError(
-            f"{method} takes the exception that ended the scope, or None; got {exc!r}"
-        )
+        raise TypeError(f"{method} takes the exception that ended the scope, or None; got {exc!r}")
 
 
 def warn_open_at_exit(current_scope: Any) -> None:
@@ -172,14 +165,15 @@ def add_note(exc: BaseException, note: str) -> None:
 def report_teardown(
     scope: Any,
     exc: BaseException | None,
-    errors: Sequence[Tuple[Any, BaseException]],
+    errors: Sequence[tuple[Any, BaseException]],
     async_left: Sequence[Any],
 ) -> None:
     """Make the outcome of a teardown visible.
 
     A ``KeyboardInterrupt`` or ``SystemExit`` that a teardown raised is raised as itself, with
-    everything else noted on it. Otherwise: with no scope exception, raise: a ``ScopeError`` when asynchronous resources were left open
-    (the teardown errors as its cause), else every teardown error together in one
+    everything else noted on it. Otherwise: with no scope exception, raise: a ``ScopeError`` when
+    asynchronous resources were left open (the teardown errors as its cause), else every teardown
+    error together in one
     ``BaseExceptionGroup``. With a scope exception, which the caller propagates, attach the
     teardown errors to it as notes and return.
     """
@@ -220,7 +214,7 @@ def _raise_interrupt(
     interrupt: BaseException,
     scope: Any,
     exc: BaseException | None,
-    errors: Sequence[Tuple[Any, BaseException]],
+    errors: Sequence[tuple[Any, BaseException]],
     async_left: Sequence[Any],
 ) -> None:
     """Raise ``interrupt``, the first ``KeyboardInterrupt`` or ``SystemExit`` a teardown raised,
@@ -240,7 +234,7 @@ def _raise_interrupt(
         del interrupt, errors  # no frame -> traceback -> frame cycle
 
 
-def start(coro: Coroutine[Any, Any, _R]) -> Tuple[bool, Any]:
+def start(coro: Coroutine[Any, Any, _R]) -> tuple[bool, Any]:
     """Run ``coro`` now, in the caller's task, until it first suspends.
 
     Returns ``(True, result)`` when it finished without suspending, else ``(False, yielded)``,
@@ -255,7 +249,7 @@ def start(coro: Coroutine[Any, Any, _R]) -> Tuple[bool, Any]:
     return False, yielded
 
 
-def resume_in_task(coro: Coroutine[Any, Any, _R], yielded: Any) -> "asyncio.Task[_R]":
+def resume_in_task(coro: Coroutine[Any, Any, _R], yielded: Any) -> asyncio.Task[_R]:
     """Finish in a task of its own a coroutine that ``start`` left suspended on ``yielded``."""
     return asyncio.get_running_loop().create_task(_resumed(coro, yielded))
 
@@ -297,7 +291,7 @@ TEARDOWN_THREADS = 40
 
 
 # One limiter per event loop, whichever backend anyio runs on (asyncio or trio).
-_teardown_limiter: "RunVar[CapacityLimiter]" = RunVar("di_scopes.teardown_limiter")
+_teardown_limiter: RunVar[CapacityLimiter] = RunVar("di_scopes.teardown_limiter")
 
 
 async def in_teardown_thread(function: Callable[..., _R], *args: Any) -> _R:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextvars
 import inspect
-from typing import Any, AsyncGenerator, Callable, Generator, List, Optional
+from collections.abc import AsyncGenerator, Callable, Generator
+from typing import Any
 
 from ._errors import ScopeError
 
@@ -34,9 +35,9 @@ class Steps:
     def __init__(self, scope: Any) -> None:
         self.context = contextvars.copy_context()
         self.scope = scope
-        self.resources: Optional[List[Any]] = None  # the scoped resources of Closing markers
+        self.resources: list[Any] | None = None  # the scoped resources of Closing markers
         self.generator: Any = None
-        self.left: Optional[List[Steps]] = None  # the enclosing scope's record, once registered
+        self.left: list[Steps] | None = None  # the enclosing scope's record, once registered
         self.done = False
         if scope is not None:
             self.context.run(scope.__enter__)
@@ -45,7 +46,7 @@ class Steps:
         """``awaitable``, with each of its steps run in the context."""
         return InContext(self.context, awaitable)
 
-    def _record(self, left: Optional[List["Steps"]]) -> None:
+    def _record(self, left: list[Steps] | None) -> None:
         self.left = left if left is not None else []
         self.left.append(self)
 
@@ -122,7 +123,7 @@ class Steps:
         self.finish_sync(None)
         return result
 
-    def finish_sync(self, error: Optional[BaseException]) -> None:
+    def finish_sync(self, error: BaseException | None) -> None:
         if not self._begin_finish():
             return
         run = self.context.run
@@ -138,7 +139,7 @@ class Steps:
                 else:
                     run(self.scope.__exit__, type(error), error, error.__traceback__)
 
-    async def finish(self, error: Optional[BaseException]) -> None:
+    async def finish(self, error: BaseException | None) -> None:
         if not self._begin_finish():
             return
         try:
@@ -151,16 +152,16 @@ class Steps:
                 await self.run(_aexit(self.scope, error))
 
 
-async def _aexit(scope: Any, error: Optional[BaseException]) -> None:
+async def _aexit(scope: Any, error: BaseException | None) -> None:
     if error is None:
         await scope.__aexit__(None, None, None)
     else:
         await scope.__aexit__(type(error), error, error.__traceback__)
 
 
-def left_open_sync() -> Generator[List[Steps], None, None]:
+def left_open_sync() -> Generator[list[Steps], None, None]:
     """The generator endpoints a scope has seen start and not end; it closes them when it ends."""
-    left: List[Steps] = []
+    left: list[Steps] = []
     try:
         yield left
     finally:
@@ -168,8 +169,8 @@ def left_open_sync() -> Generator[List[Steps], None, None]:
             left[-1].finish_sync(GeneratorExit())
 
 
-async def left_open_async() -> AsyncGenerator[List[Steps], None]:
-    left: List[Steps] = []
+async def left_open_async() -> AsyncGenerator[list[Steps], None]:
+    left: list[Steps] = []
     try:
         yield left
     finally:
@@ -203,7 +204,7 @@ class InContext:
                 method, argument = iterator.throw, thrown
 
 
-def close_sync(resources: List[Any], error: Optional[BaseException]) -> None:
+def close_sync(resources: list[Any], error: BaseException | None) -> None:
     """Tear down each resource's instance in the current scope now, with ``error`` thrown in.
     An asynchronous one cannot be torn down from sync code: the scope's end tears it down."""
     for resource in resources:
@@ -211,7 +212,7 @@ def close_sync(resources: List[Any], error: Optional[BaseException]) -> None:
             resource._shutdown(error)
 
 
-async def close_async(resources: List[Any], error: Optional[BaseException]) -> None:
+async def close_async(resources: list[Any], error: BaseException | None) -> None:
     for resource in resources:
         outcome = resource._shutdown(error)
         if inspect.isawaitable(outcome):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+from collections.abc import Iterable
+from typing import Any
 
 from dependency_injector import providers
 
 from . import _select
 from ._errors import ScopeError, describe, problems_message
-
 from ._shared import opened_scope_names
 from .sqlalchemy import scoped_session_message
 
@@ -17,16 +17,23 @@ __all__ = ["validate"]
 
 # Providers whose instance outlives any scope. dependency-injector's own ContextLocal* providers
 # are left out: they follow the contextvars context, not a scope.
-_LONG_LIVED: Tuple[type, ...] = (providers.Singleton, providers.ThreadSafeSingleton, providers.ThreadLocalSingleton, providers.Resource)
-_SCOPE_FREE: Tuple[type, ...] = tuple(
-    cls for cls in (getattr(providers, "ContextLocalSingleton", None), getattr(providers, "ContextLocalResource", None)) if cls is not None
+_LONG_LIVED: tuple[type, ...] = (
+    providers.Singleton,
+    providers.ThreadSafeSingleton,
+    providers.ThreadLocalSingleton,
+    providers.Resource,
+)
+_SCOPE_FREE: tuple[type, ...] = tuple(
+    cls
+    for cls in (getattr(providers, "ContextLocalSingleton", None), getattr(providers, "ContextLocalResource", None))
+    if cls is not None
 )
 
 
-def _scoped_types() -> Tuple[Tuple[type, ...], Tuple[type, ...]]:
+def _scoped_types() -> tuple[tuple[type, ...], tuple[type, ...]]:
     """The scoped provider types and the ScopeValue types of the twins imported so far: the active
     one, and the other if something imported it (a test, or code that picked a twin itself)."""
-    twins: List[Any] = [_select.active()]
+    twins: list[Any] = [_select.active()]
     for name in ("di_scopes._scope_c", "di_scopes._scope_py"):
         twin = sys.modules.get(name)
         if twin is not None and twin not in twins and hasattr(twin, "ScopeValue"):
@@ -34,7 +41,7 @@ def _scoped_types() -> Tuple[Tuple[type, ...], Tuple[type, ...]]:
     return tuple(t._ScopedProvider for t in twins), tuple(t.ScopeValue for t in twins)
 
 
-def _names(container: Any, prefix: str = "", names: Optional[Dict[int, str]] = None) -> Dict[int, str]:
+def _names(container: Any, prefix: str = "", names: dict[int, str] | None = None) -> dict[int, str]:
     """id(provider) -> its attribute path in ``container`` (``sub.session`` for nested containers)."""
     if names is None:
         names = {}
@@ -45,7 +52,7 @@ def _names(container: Any, prefix: str = "", names: Optional[Dict[int, str]] = N
     return names
 
 
-def validate(container: Any, *, scopes: Optional[Iterable[str]] = None) -> None:
+def validate(container: Any, *, scopes: Iterable[str] | None = None) -> None:
     """Check ``container`` (a container class or instance) for scope mistakes; raise
     ``ScopeError`` naming every one found. Cheap enough to call at startup.
 
@@ -64,8 +71,8 @@ def validate(container: Any, *, scopes: Optional[Iterable[str]] = None) -> None:
     scoped_types, value_types = _scoped_types()
     every_scoped = scoped_types + value_types
     names = _names(container)
-    everything: List[Any] = list(container.traverse())
-    problems: List[str] = []
+    everything: list[Any] = list(container.traverse())
+    problems: list[str] = []
 
     def called(provider: Any) -> str:
         name = names.get(id(provider))
@@ -101,7 +108,7 @@ def validate(container: Any, *, scopes: Optional[Iterable[str]] = None) -> None:
                 "(change the import)."
             )
 
-    known: Set[str] = set(opened_scope_names)
+    known: set[str] = set(opened_scope_names)
     if scopes is not None:
         known.update(scopes)
     if known:
@@ -120,7 +127,7 @@ def validate(container: Any, *, scopes: Optional[Iterable[str]] = None) -> None:
         raise ScopeError(problems_message(problems))
 
 
-def _scoped_session_factories(provider: Any) -> List[Any]:
+def _scoped_session_factories(provider: Any) -> list[Any]:
     """What a resource of di_scopes.sqlalchemy's transaction or async_transaction is given that
     is (or gives) a scoped_session, which they refuse."""
     from . import sqlalchemy as sqlalchemy_helpers
@@ -138,18 +145,18 @@ def _scoped_session_factories(provider: Any) -> List[Any]:
     return found
 
 
-def describe_named(provider: Any, name: Optional[str]) -> str:
+def describe_named(provider: Any, name: str | None) -> str:
     if name is None:
         return describe(provider)
     return f"{type(provider).__name__} `{name}` ({describe(provider)})"
 
 
-def _captive_paths(start: Any, scoped: Tuple[type, ...]) -> List[List[Any]]:
+def _captive_paths(start: Any, scoped: tuple[type, ...]) -> list[list[Any]]:
     """The paths from ``start`` to each scoped provider it resolves when it is created, through
     providers that do not cache (another long-lived provider on the way is reported itself)."""
-    found: List[List[Any]] = []
-    seen: Set[int] = {id(start)}
-    stack: List[Tuple[Any, List[Any]]] = [(start, [start])]
+    found: list[list[Any]] = []
+    seen: set[int] = {id(start)}
+    stack: list[tuple[Any, list[Any]]] = [(start, [start])]
     while stack:
         provider, path = stack.pop()
         for child in provider.related:

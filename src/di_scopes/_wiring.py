@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from typing import Any, Callable, Optional, Set, Tuple
+from collections.abc import Callable
+from typing import Any
 
 from dependency_injector import wiring
 
@@ -41,7 +42,7 @@ def binding(patched: Any, fn: Any, who: str, instead: str) -> Any:
     return record
 
 
-def inject_inside(fn: Callable[..., Any], who: str, instead: str) -> Tuple[Optional[Callable[..., Any]], Any]:
+def inject_inside(fn: Callable[..., Any], who: str, instead: str) -> tuple[Callable[..., Any] | None, Any]:
     """dependency-injector's ``@inject`` of ``fn`` and its record, or ``(None, None)`` when ``fn``
     has no markers. A function that ``@inject`` made already is taken as it is."""
     if _record(fn) is not None:  # decorated with dependency-injector's @inject already
@@ -55,7 +56,7 @@ def inject_inside(fn: Callable[..., Any], who: str, instead: str) -> Tuple[Optio
     return patched, binding(patched, fn, who, instead)
 
 
-def visible_signature(fn: Callable[..., Any], hidden: Set[str]) -> inspect.Signature:
+def visible_signature(fn: Callable[..., Any], hidden: set[str]) -> inspect.Signature:
     """``fn``'s signature without the parameters in ``hidden`` (the injected ones)."""
     signature = inspect.signature(fn)
     return signature.replace(parameters=[p for name, p in signature.parameters.items() if name not in hidden])

@@ -26,12 +26,13 @@ The ``web.Request`` is the scope's ``di_scopes.REQUEST`` value, for
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, Awaitable, Callable, Optional
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
-from ._integration_core import APP as _APP
 from ._errors import ClientDisconnected
+from ._integration_core import APP as _APP
 from ._integration_core import REQUEST, aend_scope, check_failure_status, enter_scope, integration_scope
 from ._shared import DEFAULT_SCOPE_NAME
 
@@ -43,7 +44,7 @@ __all__ = ["APP", "APP_SCOPE", "app_scope", "scope_middleware", "setup"]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def scope_middleware(*, name: str = DEFAULT_SCOPE_NAME, failure_status: Optional[int] = 400) -> Any:
+def scope_middleware(*, name: str = DEFAULT_SCOPE_NAME, failure_status: int | None = 400) -> Any:
     """An aiohttp middleware that runs every request in its own scope called ``name``."""
     check_failure_status(failure_status)
     name, make_scope = integration_scope(name)
@@ -102,8 +103,8 @@ def setup(
     app: web.Application,
     *,
     name: str = DEFAULT_SCOPE_NAME,
-    failure_status: Optional[int] = 400,
-    app_scope_name: Optional[str] = None,
+    failure_status: int | None = 400,
+    app_scope_name: str | None = None,
 ) -> None:
     """Add ``scope_middleware`` to ``app``, first, so the other middlewares run in the scope; with
     ``app_scope_name``, also an ``app_scope`` of that name to its cleanup contexts."""

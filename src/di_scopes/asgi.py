@@ -25,13 +25,12 @@ How the scope ends decides what its resources see:
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, MutableMapping, Optional
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 from . import _select
 from ._errors import ClientDisconnected
-
 from ._integration_core import APP, REQUEST, ScopeMiddlewareBase, aend_scope, enter_scope, integration_scope
-
 from ._shared import DEFAULT_SCOPE_NAME
 
 __all__ = ["ScopeMiddleware"]
@@ -61,8 +60,8 @@ class ScopeMiddleware(ScopeMiddlewareBase):
         app: ASGIApp,
         *,
         name: str = DEFAULT_SCOPE_NAME,
-        failure_status: Optional[int] = 400,
-        app_scope: Optional[str] = None,
+        failure_status: int | None = 400,
+        app_scope: str | None = None,
     ) -> None:
         super().__init__(app, name=name, failure_status=failure_status)
         self.app_scope_name = None if app_scope is None else integration_scope(app_scope)[0]
@@ -108,7 +107,6 @@ class ScopeMiddleware(ScopeMiddlewareBase):
             return
         await aend_scope(request_scope, None, watch.status, self.failure_status)
 
-
     async def _lifespan(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         """Run the application's lifespan in the application's scope: entered before startup (so
         the application's own startup code resolves in it), ended before the shutdown is reported
@@ -118,7 +116,7 @@ class ScopeMiddleware(ScopeMiddlewareBase):
         self._app_scope = app_scope
         ended = False
 
-        async def end(error: Optional[BaseException]) -> None:
+        async def end(error: BaseException | None) -> None:
             nonlocal ended
             if not ended:
                 ended = True

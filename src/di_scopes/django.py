@@ -31,8 +31,9 @@ The ``HttpRequest`` is the scope's ``di_scopes.REQUEST`` value, for
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
 from functools import partial
-from typing import Any, AsyncIterator, Callable, Optional
+from typing import Any
 
 from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefunction
 
@@ -63,7 +64,7 @@ class ScopeMiddleware:
     #: The scope's name: providers bound with ``.in_scope(scope_name)`` live in it.
     scope_name: str = DEFAULT_SCOPE_NAME
     #: A response status at or above it ends the scope with ``ErrorResponse``; None: never.
-    failure_status: Optional[int] = 400
+    failure_status: int | None = 400
 
     def __init__(self, get_response: Callable[[Any], Any]) -> None:
         check_failure_status(self.failure_status)
@@ -85,7 +86,8 @@ class ScopeMiddleware:
         failure = request.__dict__.pop(_EXCEPTION, None)
         if failure is None and response.streaming:
             response.streaming_content = EndingBody(
-                response.streaming_content, partial(end_body, entered, status=response.status_code, failure_status=self.failure_status)
+                response.streaming_content,
+                partial(end_body, entered, status=response.status_code, failure_status=self.failure_status),
             )
             return response
         end_scope(entered, failure, response.status_code, self.failure_status, raises=True)
@@ -121,15 +123,15 @@ class _AsyncContent:
     produced, failed or closed: ``EndingBody`` for async iteration. (No ``__iter__``: Django
     tells the two kinds apart by it.)"""
 
-    def __init__(self, response: Any, entered: Any, failure_status: Optional[int]) -> None:
+    def __init__(self, response: Any, entered: Any, failure_status: int | None) -> None:
         self._status = response.status_code
         self._scope = entered
         self._failure_status = failure_status
         self._ended = False
         self._iterator: AsyncIterator[bytes] = response.streaming_content.__aiter__()
-        self._closing: Optional["asyncio.Task[None]"] = None
+        self._closing: asyncio.Task[None] | None = None
 
-    async def _aend(self, error: Optional[BaseException]) -> None:
+    async def _aend(self, error: BaseException | None) -> None:
         if not self._ended:
             self._ended = True
             await aend_scope(

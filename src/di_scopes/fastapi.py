@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable
 from contextlib import aclosing
-from typing import Any, Callable, Dict, List, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from dependency_injector import wiring
 
@@ -89,10 +90,10 @@ def inject(fn: _F) -> _F:
     # Closing[...] markers need dependency-injector's own resolver, which shuts them down.
     via_wiring = bool(binding.reference_closing)
 
-    def closing() -> List[Any]:
+    def closing() -> list[Any]:
         """The scoped resources that Closing markers name or depend on, dependents first; the
         providers are the ones wiring bound."""
-        found: List[Any] = []
+        found: list[Any] = []
         for provider in binding.closing.values():
             for candidate in (provider, *provider.traverse()):
                 if isinstance(candidate, twin.ContextLocalResource) and candidate not in found:
@@ -101,10 +102,10 @@ def inject(fn: _F) -> _F:
 
     if inspect.iscoroutinefunction(fn):
 
-        async def finish(pending: Any, args: Any, kwargs: Dict[str, Any]) -> Any:
+        async def finish(pending: Any, args: Any, kwargs: dict[str, Any]) -> Any:
             return await fn(*args, **await await_pending(kwargs, pending))
 
-        async def run_closing(args: Any, kwargs: Dict[str, Any]) -> Any:
+        async def run_closing(args: Any, kwargs: dict[str, Any]) -> Any:
             resources = closing()
             try:
                 result = await patched(*args, **kwargs)
@@ -114,7 +115,7 @@ def inject(fn: _F) -> _F:
             await close_async(resources, None)
             return result
 
-        def run(args: Any, kwargs: Dict[str, Any]) -> Any:
+        def run(args: Any, kwargs: dict[str, Any]) -> Any:
             """The endpoint's awaitable: no coroutine of our own unless an injection is pending."""
             if via_wiring:
                 return run_closing(args, kwargs)
@@ -130,7 +131,7 @@ def inject(fn: _F) -> _F:
     elif inspect.isasyncgenfunction(fn):
         left_open = twin.ContextLocalResource(left_open_async)
 
-        async def prepare(args: Any, kwargs: Dict[str, Any]) -> Any:
+        async def prepare(args: Any, kwargs: dict[str, Any]) -> Any:
             """The endpoint's generator, its injections resolved."""
             pending = inject_into(binding.injections, kwargs)
             if pending:
@@ -153,7 +154,7 @@ def inject(fn: _F) -> _F:
 
     else:
 
-        def call(args: Any, kwargs: Dict[str, Any]) -> Any:
+        def call(args: Any, kwargs: dict[str, Any]) -> Any:
             if via_wiring:
                 resources = closing()
                 try:
@@ -197,5 +198,3 @@ def inject(fn: _F) -> _F:
     annotations = getattr(fn, "__annotations__", {})
     endpoint.__annotations__ = {k: v for k, v in annotations.items() if k not in injected}
     return cast(_F, endpoint)
-
-

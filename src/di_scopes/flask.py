@@ -29,7 +29,7 @@ Flask's teardown, so the server answers 500 and logs it.
 from __future__ import annotations
 
 from types import GeneratorType
-from typing import Any, Optional, cast
+from typing import Any, cast
 
 from flask import Flask, Response, request
 
@@ -42,13 +42,12 @@ from ._integration_core import (
     enter_scope,
     integration_scope,
 )
-
 from ._shared import DEFAULT_SCOPE_NAME
 
 __all__ = ["init_app"]
 
 
-def init_app(app: Flask, *, name: str = DEFAULT_SCOPE_NAME, failure_status: Optional[int] = 400) -> None:
+def init_app(app: Flask, *, name: str = DEFAULT_SCOPE_NAME, failure_status: int | None = 400) -> None:
     """Run every request of ``app`` in its own scope called ``name``; see the module documentation."""
     check_failure_status(failure_status)
     name, make_scope = integration_scope(name)
@@ -75,7 +74,7 @@ def init_app(app: Flask, *, name: str = DEFAULT_SCOPE_NAME, failure_status: Opti
                 response.response = EndingBody(response.response, run.end_streamed)
         return response
 
-    def end(exc: Optional[BaseException]) -> None:
+    def end(exc: BaseException | None) -> None:
         run = request.environ.pop(key, None)
         if run is not None and (exc is not None or not run.streaming):
             run.end(exc, raises=True)
@@ -91,19 +90,19 @@ class _Run:
 
     __slots__ = ("scope", "failure_status", "status", "streaming", "ended")
 
-    def __init__(self, scope: Any, failure_status: Optional[int]) -> None:
+    def __init__(self, scope: Any, failure_status: int | None) -> None:
         self.scope = scope
         self.failure_status = failure_status
-        self.status: Optional[int] = None
+        self.status: int | None = None
         self.streaming = False
         self.ended = False
 
-    def end(self, exc: Optional[BaseException], *, raises: bool = False) -> None:
+    def end(self, exc: BaseException | None, *, raises: bool = False) -> None:
         if not self.ended:
             self.ended = True
             end_scope(self.scope, exc, self.status, self.failure_status, raises=raises)
 
-    def end_streamed(self, error: Optional[BaseException]) -> None:
+    def end_streamed(self, error: BaseException | None) -> None:
         """The end of a streamed body (``EndingBody``)."""
         if not self.ended:
             self.ended = True

@@ -30,28 +30,19 @@ else ``di_scopes.ErrorResponse(status)`` when the response status is at or above
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Optional
+from collections.abc import Awaitable
+from typing import Any
 
 from ._errors import ClientDisconnected, ErrorResponse
-
 from ._integration_core import (
-
     REQUEST,
-
     aend_scope,
-
     check_failure_status,
-
     end_scope,
-
     enter_scope,
-
     integration_scope,
-
     note_error,
-
 )
-
 from ._shared import DEFAULT_SCOPE_NAME
 
 __all__ = ["ClientDisconnected", "ErrorResponse", "aend", "end", "enter", "note_error"]
@@ -70,7 +61,9 @@ def enter(value: Any = _NO_VALUE, *, name: str = DEFAULT_SCOPE_NAME, key: Any = 
     return enter_scope(make_scope, name, key, value)
 
 
-def end(scope: Any, error: Optional[BaseException] = None, *, status: Optional[int] = None, failure_status: Optional[int] = 400) -> None:
+def end(
+    scope: Any, error: BaseException | None = None, *, status: int | None = None, failure_status: int | None = 400
+) -> None:
     """End ``scope`` (synchronously) by the failure policy; see the module documentation.
 
     A teardown error (a failed commit) is raised: without an ending exception on its own, else
@@ -79,7 +72,9 @@ def end(scope: Any, error: Optional[BaseException] = None, *, status: Optional[i
     end_scope(scope, error, status, failure_status, raises=True)
 
 
-def aend(scope: Any, error: Optional[BaseException] = None, *, status: Optional[int] = None, failure_status: Optional[int] = 400) -> Awaitable[None]:
+def aend(
+    scope: Any, error: BaseException | None = None, *, status: int | None = None, failure_status: int | None = 400
+) -> Awaitable[None]:
     """``end`` for scopes that may hold asynchronous resources: await it."""
     check_failure_status(failure_status)
     return aend_scope(scope, error, status, failure_status, raises=True)

@@ -24,15 +24,15 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, AsyncIterator, Dict, Iterator, Optional, Tuple
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
 from ._integration_core import aend_scope, end_scope, integration_scope
-
 from ._shared import DEFAULT_SCOPE_NAME
 
-_OUTCOME = pytest.StashKey[Optional[BaseException]]()
+_OUTCOME = pytest.StashKey[BaseException | None]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -50,7 +50,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     yield
 
 
-def _settings(request: pytest.FixtureRequest) -> Tuple[str, Dict[Any, Any]]:
+def _settings(request: pytest.FixtureRequest) -> tuple[str, dict[Any, Any]]:
     marker = request.node.get_closest_marker("di_scope")
     if marker is None:
         return DEFAULT_SCOPE_NAME, {}
@@ -58,8 +58,8 @@ def _settings(request: pytest.FixtureRequest) -> Tuple[str, Dict[Any, Any]]:
     return name, dict(marker.kwargs.get("values") or {})
 
 
-def _outcome(request: pytest.FixtureRequest) -> Optional[BaseException]:
-    outcome: Optional[BaseException] = request.node.stash.get(_OUTCOME, None)
+def _outcome(request: pytest.FixtureRequest) -> BaseException | None:
+    outcome: BaseException | None = request.node.stash.get(_OUTCOME, None)
     return outcome
 
 

@@ -21,7 +21,8 @@ runs on that thread, concurrent ones included; both functions refuse one, and
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from ._errors import explained
 

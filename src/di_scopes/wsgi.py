@@ -22,16 +22,16 @@ while the body is produced, so a streamed body resolves the request's instances.
 from __future__ import annotations
 
 import contextvars
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ._integration_core import REQUEST, EndingBody, ScopeMiddlewareBase, end_body, end_scope, enter_scope
-
 from ._shared import DEFAULT_SCOPE_NAME
 
 __all__ = ["ScopeMiddleware"]
 
 StartResponse = Callable[..., Any]
-WSGIApp = Callable[[Dict[str, Any], StartResponse], Iterable[bytes]]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 class ScopeMiddleware(ScopeMiddlewareBase):
@@ -48,13 +48,13 @@ class ScopeMiddleware(ScopeMiddlewareBase):
         app: WSGIApp,
         *,
         name: str = DEFAULT_SCOPE_NAME,
-        failure_status: Optional[int] = 400,
+        failure_status: int | None = 400,
     ) -> None:
         super().__init__(app, name=name, failure_status=failure_status)
 
-    def __call__(self, environ: Dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         context = contextvars.copy_context()
-        statuses: List[int] = []
+        statuses: list[int] = []
 
         def start_and_watch(status: str, headers: Any, exc_info: Any = None) -> Any:
             statuses.append(int(status.split(None, 1)[0]))
@@ -70,7 +70,7 @@ class ScopeMiddleware(ScopeMiddlewareBase):
             raise
         failure_status = self.failure_status
 
-        def end(error: Optional[BaseException]) -> None:
+        def end(error: BaseException | None) -> None:
             end_body(request_scope, error, statuses[-1] if statuses else None, failure_status)
 
         return EndingBody(body, end, context)

@@ -7,6 +7,10 @@
 # path's Factory graphs read instead of their properties, are the same from 4.45 to 4.49 at
 # least. A release that changes a size fails that check: di_scopes then warns and uses the
 # pure-Python twin. _scope_c also checks at import what it reads against the properties.
+#
+# A shortcut (CONTRIBUTING.md, "The rule for shortcuts"): it relies on Cython's rule that an
+# extern cdef class's object struct and vtable are laid out in declaration order, and on
+# dependency-injector keeping these declarations in its own providers.pxd.
 
 cdef class Provider:
     cdef tuple _overridden
