@@ -31,6 +31,7 @@ from contextvars import ContextVar
 from inspect import isawaitable
 from types import AsyncGeneratorType
 
+from dependency_injector import errors as di_errors
 from dependency_injector import providers, wiring
 
 from ._errors import (
@@ -1424,7 +1425,7 @@ cdef class _ScopedProvider(Provider):
             return _make(self._inner, args, kwargs)
         except TypeError:
             if self._inner.provides is None:  # checked here: no cost when it is set
-                raise errors.Error(no_provides_message(self)) from None
+                raise di_errors.Error(no_provides_message(self)) from None
             raise
 
     cdef bint _has_instance(self):
@@ -1441,7 +1442,7 @@ cdef class _ScopedProvider(Provider):
         if copied is not None:
             return copied
         if self._tears_down and self._has_instance():
-            raise errors.Error(copy_initialized_message(self))
+            raise di_errors.Error(copy_initialized_message(self))
         cdef _ScopedProvider duplicate = type(self)()
         memo[id(self)] = duplicate
         duplicate._inner = copy_inner_deeply(self, self._inner, memo)
@@ -1678,7 +1679,7 @@ cdef class ContextLocalResource(_ScopedProvider):
             caller = self._caller
         if caller is None:
             if self._inner.provides is None:
-                raise errors.Error(no_provides_message(self))
+                raise di_errors.Error(no_provides_message(self))
             caller = _Caller(self._inner)
             with cython.critical_section(self):
                 self._caller = caller

@@ -28,7 +28,8 @@ from typing import (
     overload,
 )
 
-from dependency_injector import errors, providers, wiring
+from dependency_injector import errors as di_errors
+from dependency_injector import providers, wiring
 
 from ._errors import (
     ScopeError,
@@ -1027,7 +1028,7 @@ class _ScopedProvider(providers.Provider[_T]):
             return _make(self._inner, args, kwargs)
         except TypeError:
             if self._inner.provides is None:  # checked here: no cost when it is set
-                raise errors.Error(no_provides_message(self)) from None
+                raise di_errors.Error(no_provides_message(self)) from None
             raise
 
     def _has_instance(self) -> bool:
@@ -1045,7 +1046,7 @@ class _ScopedProvider(providers.Provider[_T]):
         if copied is not None:
             return copied
         if self._tears_down and self._has_instance():
-            raise errors.Error(copy_initialized_message(self))
+            raise di_errors.Error(copy_initialized_message(self))
         copied = type(self)()
         memo[id(self)] = copied
         copied._inner = copy_inner_deeply(self, self._inner, memo)
@@ -1212,7 +1213,7 @@ class ContextLocalResource(_ScopedProvider[_T]):
     def _instantiate(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if self._caller is None:
             if self._inner.provides is None:
-                raise errors.Error(no_provides_message(self))
+                raise di_errors.Error(no_provides_message(self))
             self._caller = _Caller(self._inner)
         return self._caller.call(args, kwargs)
 
