@@ -36,14 +36,15 @@ def check_ledger(before: tuple, cycles: int, outcome) -> None:
         )
 
 
-def looped(cycle, cycles: int, outcome=COMMITTED):
+def looped(cycle, cycles: int, outcome=COMMITTED, sessions: int = 1):
+    """``cycles`` cycles of ``cycle``, each opening ``sessions`` sessions."""
     passes = range(cycles)
 
     def run() -> None:
         before = LEDGER.snapshot()
         for _ in passes:
             cycle()
-        check_ledger(before, cycles, outcome)
+        check_ledger(before, cycles * sessions, outcome)
 
     return run
 
@@ -65,7 +66,7 @@ def looped_raising(cycle, cycles: int, outcome):
     return run
 
 
-def looped_async(loop, cycle, cycles: int, outcome=COMMITTED):
+def looped_async(loop, cycle, cycles: int, outcome=COMMITTED, sessions: int = 1):
     passes = range(cycles)
 
     async def many() -> None:
@@ -75,7 +76,7 @@ def looped_async(loop, cycle, cycles: int, outcome=COMMITTED):
     def run() -> None:
         before = LEDGER.snapshot()
         loop.run_until_complete(many())
-        check_ledger(before, cycles, outcome)
+        check_ledger(before, cycles * sessions, outcome)
 
     return run
 
@@ -104,6 +105,53 @@ SCENARIOS = {
     "error_path": ("error_cycle", "6. error path (rollback)", "cycle", 100),
     "threads": ("thread_cycle", "7. worker thread + caller", "cycle", 20),
 }
+# The scaling rows: N distinct scoped resources per request, each resolved once (then once more,
+# found in the scope), torn down at the scope's end. A fit over the counts shows the cost per
+# resource and whether it grows with N (see benchmarks.callgrind --fit).
+RESOURCE_COUNTS = (1, 5, 20, 100)
+for _count in RESOURCE_COUNTS:
+    SCENARIOS[f"resources_{_count}"] = ("many", f"8. {_count} resources per request", "cycle", max(10, 100 // _count))
+for _count in RESOURCE_COUNTS:
+    SCENARIOS[f"async_resources_{_count}"] = (
+        "amany",
+        f"9. {_count} async resources per request",
+        "cycle",
+        max(10, 100 // _count),
+    )
+del _count
+
+
+def quadratic_fit(points: list[tuple[int, float]]) -> tuple[float, float, float]:
+    """The least-squares ``a + b·N + c·N²`` through ``(N, cost)`` points (three at least): the
+    fixed cost, the cost per resource and the quadratic term, zero for a cost linear in N."""
+    sums = [sum(n**power for n, _ in points) for power in range(5)]
+    rhs = [sum(cost * n**power for n, cost in points) for power in range(3)]
+    matrix = [[sums[row + column] for column in range(3)] + [rhs[row]] for row in range(3)]
+    for pivot in range(3):  # Gauss-Jordan on the 3x3 normal equations
+        matrix[pivot] = [value / matrix[pivot][pivot] for value in matrix[pivot]]
+        for row in range(3):
+            if row != pivot:
+                factor = matrix[row][pivot]
+                matrix[row] = [value - factor * top for value, top in zip(matrix[row], matrix[pivot], strict=True)]
+    return matrix[0][3], matrix[1][3], matrix[2][3]
+
+
+def resource_fits(rows: list[dict]) -> list[tuple[str, str, tuple[float, float, float]]]:
+    """``(variant, "sync" or "async", fit)`` for each variant with three or more scaling rows
+    among callgrind's ``rows``."""
+    points: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    for row in rows:
+        count = resource_count(row["scenario"])
+        if count is not None:
+            kind = "async" if row["scenario"].startswith("async") else "sync"
+            points.setdefault((row["variant"], kind), []).append((count, row["instructions"]))
+    return [(variant, kind, quadratic_fit(found)) for (variant, kind), found in points.items() if len(found) >= 3]
+
+
+def resource_count(scenario: str) -> int | None:
+    """N of a scaling row (``resources_N``, ``async_resources_N``), else None."""
+    prefix, _, count = scenario.rpartition("_")
+    return int(count) if prefix in ("resources", "async_resources") else None
 
 
 @contextlib.contextmanager
@@ -159,6 +207,12 @@ def build(scenario: str, variant, cycles: int, *, loop=None, executor=None) -> I
         run = looped_raising(variant.error_cycle(), cycles, variant.error_outcome)
     elif scenario == "threads":
         run = looped(variant.thread_cycle(executor), cycles)
+    elif scenario.startswith("resources_"):
+        count = resource_count(scenario)
+        run = looped(variant.many(count), cycles, sessions=count)
+    elif scenario.startswith("async_resources_"):
+        count = resource_count(scenario)
+        run = looped_async(loop, variant.amany(count), cycles, sessions=count)
     else:
         raise ValueError(f"unknown scenario {scenario!r}")
     yield functools.partial(context.run, run)

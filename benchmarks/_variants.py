@@ -17,6 +17,8 @@ Scenario methods (a variant lacking one does not take part in that scenario):
 - ``acycle()``, ``agraph()``, ``angraph()``, ``achain()``: the same with ``async with`` and an
   async-generator session;
 - ``error_cycle()``: ``cycle()`` raising ``Boom`` inside the scope (the caller's ``except`` catches it);
+- ``many(n)``, ``amany(n)``: enter, resolve ``n`` distinct scoped sessions once each, then each
+  again (found in the scope), exit with ``n`` teardowns; sync and async;
 - ``thread_cycle(executor)``: the first two resolves run in a worker thread, in a copy of the
   scope's context (as a sync dependency runs in a web framework's thread pool), the third in the
   calling thread, which then exits the scope.
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import sys
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar, copy_context
 from typing import Any
@@ -89,6 +92,15 @@ def hand_built(session: Session, shape: str) -> Any:
         return Service(Repo(session), session)
     service = RepoService(Repo(session))
     return service if shape == "ngraph" else Handler(service)
+
+
+def _distinct(first: list, again: list, count: int) -> None:
+    if not (
+        len(first) == count
+        and all(a is b and type(a) is Session for a, b in zip(first, again, strict=True))
+        and len({id(a) for a in first}) == count
+    ):
+        raise SharingError(f"{count} resources in one scope did not give {count} sessions, each found again")
 
 
 def _resolve2(resolve: Callable[[], Any]) -> tuple:
@@ -205,6 +217,30 @@ class Twin(GraphShapes):
             async with scope():
                 built = await top()
             check(built)
+
+        return cycle
+
+    def many(self, count: int):
+        scope = self.m.scope
+        sessions = [self.m.ContextLocalResource(session_gen) for _ in range(count)]
+
+        def cycle() -> None:
+            with scope():
+                first = [session() for session in sessions]
+                again = [session() for session in sessions]
+            _distinct(first, again, count)
+
+        return cycle
+
+    def amany(self, count: int):
+        scope = self.m.scope
+        sessions = [self.m.ContextLocalResource(asession_gen) for _ in range(count)]
+
+        async def cycle() -> None:
+            async with scope():
+                first = [await session() for session in sessions]
+                again = [await session() for session in sessions]
+            _distinct(first, again, count)
 
         return cycle
 
@@ -630,6 +666,40 @@ class Dishka(ResolvesByType):
 
         return cycle
 
+    def _many(self, count: int, asynchronous: bool):
+        """A container providing ``count`` distinct types (subclasses of Session in name only:
+        the instances are the same Session objects), each from the session generator."""
+        d = self.dishka
+        provider = d.Provider()
+        kinds = [type(f"Session{index}", (Session,), {}) for index in range(count)]
+        for kind in kinds:
+            provider.provide(asession_gen if asynchronous else session_gen, provides=kind, scope=d.Scope.REQUEST)
+        return (d.make_async_container if asynchronous else d.make_container)(provider), kinds
+
+    def many(self, count: int):
+        container, kinds = self._many(count, False)
+
+        def cycle() -> None:
+            with container() as request:
+                get = request.get
+                first = [get(kind) for kind in kinds]
+                again = [get(kind) for kind in kinds]
+            _distinct(first, again, count)
+
+        return cycle
+
+    def amany(self, count: int):
+        container, kinds = self._many(count, True)
+
+        async def cycle() -> None:
+            async with container() as request:
+                get = request.get
+                first = [await get(kind) for kind in kinds]
+                again = [await get(kind) for kind in kinds]
+            _distinct(first, again, count)
+
+        return cycle
+
     def error_cycle(self):
         container = self._container(session_gen)
 
@@ -932,6 +1002,39 @@ class Floor(GraphShapes):
 
         return cycle
 
+    def many(self, count: int):
+        """The generators driven by hand, newest closed first; the sessions kept in a list."""
+        places = range(count)
+
+        def cycle() -> None:
+            generators = [session_gen() for _ in places]
+            first = [next(generator) for generator in generators]
+            again = list(first)
+            for generator in reversed(generators):
+                try:
+                    next(generator)
+                except StopIteration:
+                    pass
+            _distinct(first, again, count)
+
+        return cycle
+
+    def amany(self, count: int):
+        places = range(count)
+
+        async def cycle() -> None:
+            generators = [asession_gen() for _ in places]
+            first = [await generator.__anext__() for generator in generators]
+            again = list(first)
+            for generator in reversed(generators):
+                try:
+                    await generator.__anext__()
+                except StopAsyncIteration:
+                    pass
+            _distinct(first, again, count)
+
+        return cycle
+
     def _graph(self, shape: str):
         check = SHAPES[shape][1]
 
@@ -1156,11 +1259,17 @@ def make(name: str) -> Variant:
     if name in ("c", "py"):
         # Imported directly: a missing compiled twin is an error here, never a silent fallback.
         return Twin(name, importlib.import_module(f"di_scopes._scope_{name}"))
+    if name == "c-unindexed":
+        # The compiled twin with its scopes' entry index turned off, for callgrind's processes
+        # only (it changes the module for the whole process): what the index saves.
+        module = importlib.import_module("di_scopes._scope_c")
+        module._set_index_from(sys.maxsize)
+        return Twin(name, module)
     return _PEERS[name]()
 
 
 def variant_class(name: str) -> type:
-    return Twin if name in ("c", "py") or ":" in name else _PEERS[name]
+    return Twin if name in ("c", "py", "c-unindexed") or ":" in name else _PEERS[name]
 
 
 def supports(name: str, method: str) -> bool:

@@ -157,6 +157,10 @@ def main(argv: list[str] | None = None) -> None:
                 for name, cost in top[: args.top]:
                     print(f"    {cost:10,.1f}  {name}")
             results.append(row)
+    from ._harness import resource_fits
+
+    for variant, kind, (fixed, per, square) in resource_fits(results):
+        print(f"{kind} resources, {variant}: {fixed:,.0f} + {per:,.0f} per resource + {square:,.2f} × N² instructions")
     if args.json:
         if args.append and os.path.exists(args.json):
             with open(args.json) as existing:

@@ -18,7 +18,7 @@ import json
 import os
 from typing import Any
 
-from ._harness import SCENARIOS
+from ._harness import RESOURCE_COUNTS, SCENARIOS, resource_fits
 from ._variants import VARIANTS, variant_class
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -205,7 +205,8 @@ def callgrind_section(path: str) -> list[str]:
     by_scenario: dict[str, dict[str, int]] = {}
     for row in document["results"]:
         by_scenario.setdefault(row["scenario"], {})[row["variant"]] = row["instructions"]
-    variants = [name for name in VARIANTS if any(name in rows for rows in by_scenario.values())]
+    measured_only = ("c-unindexed",)  # callgrind-only variants (see _variants.make)
+    variants = [name for name in (*VARIANTS, *measured_only) if any(name in rows for rows in by_scenario.values())]
     lines = [
         f"Instructions per cycle (per resolve for the cached resolve), Python {document.get('python', '?')}: "
         f"the difference between runs of {document['n1']} and {document['n2']} cycles, divided by "
@@ -228,6 +229,20 @@ def callgrind_section(path: str) -> list[str]:
         ]
         against.append(fmt_ratio(rows["c-fast"] / rows["dishka"]) if "c-fast" in rows and "dishka" in rows else "—")
         lines.append(f"| {SCENARIOS[key][1]} | " + " | ".join(cells + against) + " |")
+    fits = resource_fits(document["results"])
+    if fits:
+        lines += [
+            "",
+            "The scaling rows fitted by least squares as `a + b·N + c·N²` over the resource counts "
+            f"{', '.join(map(str, RESOURCE_COUNTS))}: `c` near zero is a cost linear in the number of "
+            "resources per request.",
+            "",
+            "| variant | resources | a (fixed) | b (per resource) | c (× N²) |",
+            "|---|---|---:|---:|---:|",
+        ]
+        order = {name: index for index, name in enumerate((*VARIANTS, *measured_only))}
+        for variant, kind, (fixed, per, square) in sorted(fits, key=lambda fit: (fit[1] != "sync", order[fit[0]])):
+            lines.append(f"| `{variant}` | {kind} | {fixed:,.0f} | {per:,.0f} | {square:,.2f} |")
     return lines
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from ._harness import SCENARIOS, build
+from ._harness import RESOURCE_COUNTS, SCENARIOS, build
 from ._variants import VARIANTS, supports
 
 
@@ -100,3 +100,15 @@ def test_error_path(benchmark, variant):
 @variants_for("threads")
 def test_threads(benchmark, variant, executor):
     run_benchmark(benchmark, variant, "threads", executor=executor)
+
+
+@pytest.mark.parametrize("count", RESOURCE_COUNTS)
+@variants_for("resources_1")
+def test_resources(benchmark, variant, count):
+    run_benchmark(benchmark, variant, f"resources_{count}")
+
+
+@pytest.mark.parametrize("count", RESOURCE_COUNTS)
+@variants_for("async_resources_1")
+def test_async_resources(benchmark, variant, loop, count):
+    run_benchmark(benchmark, variant, f"async_resources_{count}", loop=loop)

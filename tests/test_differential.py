@@ -554,6 +554,32 @@ def test_both_twins_leave_the_same_trace(both_twins, program):
     assert run_program(compiled, specs, body, is_async) == run_program(pure, specs, body, is_async)
 
 
+@pytest.fixture
+def every_scope_indexed(both_twins):
+    """The compiled twin indexes a scope's entries past eight of them; the programs above use
+    fewer providers, so this runs them with the index from the first entry."""
+    compiled, _ = both_twins
+    previous = compiled._set_index_from(0)
+    try:
+        yield both_twins
+    finally:
+        compiled._set_index_from(previous)
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+)
+@given(program=programs())
+def test_both_twins_leave_the_same_trace_with_every_scope_indexed(every_scope_indexed, program):
+    specs, body, is_async = program
+    compiled, pure = every_scope_indexed
+    assert run_program(compiled, specs, body, is_async) == run_program(pure, specs, body, is_async)
+
+
 def test_the_trace_sees_what_it_compares(both_twins):
     """The recorder is not blind: a program's trace holds instances, teardown order, errors with
     their notes, and warnings."""

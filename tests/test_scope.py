@@ -259,3 +259,39 @@ def test_a_scope_cannot_be_copied_pickled_or_subclassed(impl):
 
         class MyScope(impl.Scope):
             pass
+
+
+def test_a_scope_with_many_instances_keeps_each_once_and_tears_down_newest_first(impl):
+    """Forty resources in one scope (the compiled twin indexes its entries past eight): each
+    created once and found again, one reset and one that fails to set up leaving the others in
+    place, nested creations, and the teardown newest first."""
+    from dependency_injector import providers
+
+    log = []
+
+    def resource(name, *needs):
+        if name == "broken":
+            raise OSError("cannot set up")
+        log.append(f"open {name}")
+        yield name
+        log.append(f"close {name}")
+
+    plain = [impl.ContextLocalResource(resource, f"r{index}") for index in range(40)]
+    nested = impl.ContextLocalResource(resource, "nested", plain[3], impl.ContextLocalResource(resource, "inner"))
+    broken = impl.ContextLocalResource(resource, "broken")
+    singleton = impl.ContextLocalSingleton(providers.Factory(list, providers.List(plain[39], plain[0])))
+
+    with impl.scope() as scope:
+        assert [provider() for provider in plain] == [f"r{index}" for index in range(40)]
+        assert [provider() for provider in reversed(plain)] == [f"r{index}" for index in reversed(range(40))]
+        assert nested() == "nested"
+        with pytest.raises(OSError, match="cannot set up"):
+            broken()
+        assert singleton() == ["r39", "r0"] and singleton() is singleton()
+        plain[20].shutdown()
+        assert log[-1] == "close r20"
+        assert plain[20]() == "r20"
+        assert [provider() for provider in plain] == [f"r{index}" for index in range(40)]
+        assert len(scope._live_resources()) == 42
+        del log[:]
+    assert log == ["close r20", "close nested", "close inner", *(f"close r{i}" for i in reversed(range(40)) if i != 20)]

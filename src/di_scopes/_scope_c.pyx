@@ -189,7 +189,9 @@ cdef class _Entry:
     """One provider's place in a scope: its creation in progress, then its instance and teardown.
 
     The pure twin keeps a dict of instances (with _Pending markers for creations in progress) and
-    a list of teardown tuples; one object and a short list scan cost less here than a dict.
+    a list of teardown tuples. Here a scope keeps one list of entries, scanned while it is short
+    (cheaper than a dict look-up), and indexed by provider in a dict past _INDEX_FROM entries, so
+    that a resolve costs the same whatever the number of instances in the scope.
     """
 
     cdef _ScopedProvider provider
@@ -208,11 +210,29 @@ cdef class _Entry:
 cdef list _NOTHING = []  # what a scope with nothing to tear down tears down; never modified
 
 
+# Past this many entries a scope indexes them by provider (see _Entry).
+cdef Py_ssize_t _INDEX_FROM = 8
+
+
+def _set_index_from(Py_ssize_t count):
+    """Index the entries of scopes with more than ``count`` of them (for the tests, which run
+    the differential test with every scope indexed); return the threshold it replaces."""
+    global _INDEX_FROM
+    previous = _INDEX_FROM
+    _INDEX_FROM = count
+    return previous
+
+
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef inline _Entry _find(list entries, provider):
+cdef inline _Entry _find(Scope scope, provider):
+    """``provider``'s entry in ``scope``, or None; under the scope's lock, its entries set."""
+    cdef list entries = scope._entries
     cdef Py_ssize_t index
     cdef _Entry entry
+    if scope._index is not None:
+        found = scope._index.get(provider)
+        return None if found is None else <_Entry>found
     for index in range(len(entries)):
         entry = <_Entry>entries[index]
         if entry.provider is provider:
@@ -220,15 +240,36 @@ cdef inline _Entry _find(list entries, provider):
     return None
 
 
+cdef inline int _add(Scope scope, _Entry entry) except -1:
+    """Append a new entry (its provider has none in ``scope``); under the scope's lock."""
+    cdef list entries = scope._entries
+    cdef _Entry each
+    entries.append(entry)
+    if scope._index is not None:
+        scope._index[entry.provider] = entry
+    elif len(entries) > _INDEX_FROM:
+        scope._index = {each.provider: each for each in entries}
+    return 0
+
+
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef inline void _remove(list entries, _Entry entry) noexcept:
-    """Take ``entry`` out of ``entries``; the caller holds a reference to it."""
+cdef inline void _unlink(list entries, _Entry entry) noexcept:
+    """Take ``entry`` out of the list, searched from its end, where recent creations are; the
+    caller holds a reference to it."""
     cdef Py_ssize_t index
-    for index in range(len(entries)):
+    for index in range(len(entries) - 1, -1, -1):
         if entries[index] is entry:
             del entries[index]
             return
+
+
+cdef inline int _remove(Scope scope, _Entry entry) except -1:
+    """Take ``entry`` out of ``scope``, list and index; under the scope's lock."""
+    _unlink(scope._entries, entry)
+    if scope._index is not None:
+        del scope._index[entry.provider]
+    return 0
 
 
 cdef inline bint _is_creating(creating, _Entry entry) noexcept:
@@ -284,6 +325,7 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
     cdef bint _exclusive
     cdef Scope _parent
     cdef list _entries  # of _Entry: ready ones in creation order; the pure twin's two tables
+    cdef dict _index  # provider -> its _Entry, past _INDEX_FROM entries; None before
     cdef object _token
     cdef dict _values  # set_value(): key -> value
 
@@ -473,9 +515,9 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
                 if self._state != ACTIVE:
                     outcome = FOUND_CLOSED
                 else:
-                    entry = _find(self._entries, provider)
+                    entry = _find(self, provider)
                     if entry is None:
-                        self._entries.append(mine)
+                        _add(self, mine)
                         outcome = FOUND_NOTHING
                     elif entry.state == READY:
                         value = entry.value
@@ -558,7 +600,7 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
             if stored:
                 entry.state = READY
                 if self._entries[len(self._entries) - 1] is not entry:
-                    _remove(self._entries, entry)  # ready entries keep their creation order
+                    _unlink(self._entries, entry)  # ready entries keep their creation order
                     self._entries.append(entry)
             # In the block where waiters install their event: none can be missed.
             event = entry.event
@@ -571,7 +613,7 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
         """Withdraw a failed creation, so that waiters and later resolves try again."""
         with cython.critical_section(self):
             if self._state == ACTIVE:
-                _remove(self._entries, entry)
+                _remove(self, entry)
             event = entry.event
             entry.event = _CREATION_ENDED
         if event is not None:
@@ -670,10 +712,10 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
         cdef _Entry entry = None
         with cython.critical_section(self):
             if self._state == ACTIVE and self._entries is not None:
-                entry = _find(self._entries, provider)
+                entry = _find(self, provider)
                 if entry is not None:
                     if entry.state == READY:
-                        _remove(self._entries, entry)
+                        _remove(self, entry)
                     else:
                         entry = None
         return entry
@@ -709,7 +751,9 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
         with cython.critical_section(self):
             self._state = CLOSED
             entries = self._entries  # no-cython-lint: released after the guarded block (finalizers)
+            index = self._index  # no-cython-lint: the same
             self._entries = None
+            self._index = None
 
     def close(self, exc=None):
         """Tear down what the scope created, newest first, with ``exc`` thrown in.
@@ -1283,7 +1327,7 @@ cdef inline object _ready_value(Scope scope, provider):
     cdef _Entry entry
     with cython.critical_section(scope):
         if scope._state == ACTIVE and scope._entries is not None:
-            entry = _find(scope._entries, provider)
+            entry = _find(scope, provider)
             if entry is not None and entry.state == READY:
                 return entry.value
     return _NOT_CACHED
