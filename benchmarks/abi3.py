@@ -8,6 +8,10 @@ through bound methods cached at import, type identity for the checks), builds th
 twice, with the full API and with ``Py_LIMITED_API=0x030A0000`` (``--limited-api``), and times
 both side by side with the unpatched build. The repository is not modified.
 
+The patches fit the sources of commit 3fc21c3, where docs/abi3.md was measured; the compiled twin
+has changed since (its raw C moved to _scope_c.h), and the script stops with a message saying so.
+Run it from a checkout of that commit (``git worktree add /tmp/abi3 3fc21c3``).
+
     python -m benchmarks.abi3 build      # into $TMPDIR/di-scopes-abi3 (or --workdir)
     python -m benchmarks.abi3 measure    # interleaved timing, µs per cycle
     python -m benchmarks.abi3 test       # the test suite against the abi3 build
@@ -146,7 +150,11 @@ def patched_source() -> str:
     for old, new, count in PATCHES:
         found = text.count(old)
         if found != count:
-            raise SystemExit(f"_scope_c.pyx changed: expected {count} of {old.strip()[:60]!r}, found {found}")
+            raise SystemExit(
+                f"_scope_c.pyx changed: expected {count} of {old.strip()[:60]!r}, found {found}. "
+                "These patches fit commit 3fc21c3: run this script from a checkout of it "
+                "(git worktree add /tmp/abi3 3fc21c3)."
+            )
         text = text.replace(old, new)
     return text
 
