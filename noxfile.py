@@ -88,6 +88,7 @@ SDIST_REQUIRED = {
     "setup.py",
     "src/di_scopes/_cdeps/dependency_injector/providers.pxd",
     "src/di_scopes/_scope_c.h",
+    "src/di_scopes/_scope_c_graph.pxi",
     "src/di_scopes/_scope_c.pyi",
     "src/di_scopes/_scope_c.pyx",
     "src/di_scopes/_scope_py.py",

@@ -17,6 +17,7 @@ cimport cython
 from cpython.contextvars cimport PyContextVar_Set, get_value
 from cpython.exc cimport PyErr_Clear, PyErr_ExceptionMatches
 from cpython.list cimport PyList_AsTuple, PyList_New, PyList_SET_ITEM
+from cpython.long cimport PyLong_FromVoidPtr
 from cpython.object cimport PyObject, PyObject_Call
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from dependency_injector.providers cimport Callable, Factory, Injection, NamedInjection, Provider
@@ -210,7 +211,11 @@ cdef class _Entry:
 cdef list _NOTHING = []  # what a scope with nothing to tear down tears down; never modified
 
 
-# Past this many entries a scope indexes them by provider (see _Entry).
+# Past this many entries a scope indexes them by provider (see _Entry). The index is keyed by the
+# provider's address, an int, so that a look-up under the scope's lock runs no Python code (a
+# provider subclass may define __hash__ or __eq__); an entry keeps its provider alive, so the
+# address stays its own while the entry is indexed. The dict itself is made before the lock is
+# taken (_index_for): making a tracked object may start the garbage collector.
 cdef Py_ssize_t _INDEX_FROM = 8
 
 
@@ -231,7 +236,7 @@ cdef inline _Entry _find(Scope scope, provider):
     cdef Py_ssize_t index
     cdef _Entry entry
     if scope._index is not None:
-        found = scope._index.get(provider)
+        found = scope._index.get(PyLong_FromVoidPtr(<void*>provider))
         return None if found is None else <_Entry>found
     for index in range(len(entries)):
         entry = <_Entry>entries[index]
@@ -240,15 +245,29 @@ cdef inline _Entry _find(Scope scope, provider):
     return None
 
 
-cdef inline int _add(Scope scope, _Entry entry) except -1:
-    """Append a new entry (its provider has none in ``scope``); under the scope's lock."""
+cdef inline dict _index_for(Scope scope):
+    """An empty dict when ``scope`` may need its index made by the next _add, else None; read
+    without the lock (a stale answer only delays the index to a later _add)."""
     cdef list entries = scope._entries
+    if scope._index is None and entries is not None and len(entries) >= _INDEX_FROM:
+        return {}
+    return None
+
+
+cdef inline int _add(Scope scope, _Entry entry, dict fresh) except -1:
+    """Append a new entry (its provider has none in ``scope``); under the scope's lock.
+    ``fresh`` is _index_for's dict, made into the index when the scope grows past _INDEX_FROM."""
+    cdef list entries = scope._entries
+    cdef Py_ssize_t index
     cdef _Entry each
     entries.append(entry)
     if scope._index is not None:
-        scope._index[entry.provider] = entry
-    elif len(entries) > _INDEX_FROM:
-        scope._index = {each.provider: each for each in entries}
+        scope._index[PyLong_FromVoidPtr(<void*>entry.provider)] = entry
+    elif fresh is not None and len(entries) > _INDEX_FROM:
+        for index in range(len(entries)):
+            each = <_Entry>entries[index]
+            fresh[PyLong_FromVoidPtr(<void*>each.provider)] = each
+        scope._index = fresh
     return 0
 
 
@@ -268,7 +287,7 @@ cdef inline int _remove(Scope scope, _Entry entry) except -1:
     """Take ``entry`` out of ``scope``, list and index; under the scope's lock."""
     _unlink(scope._entries, entry)
     if scope._index is not None:
-        del scope._index[entry.provider]
+        del scope._index[PyLong_FromVoidPtr(<void*>entry.provider)]
     return 0
 
 
@@ -508,6 +527,7 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
                 if self._entries is None:
                     self._entries = entries
         event = None  # made outside the guarded block (it runs Python code), installed inside
+        fresh = _index_for(self)  # the same: the index, should this creation need one
         creating = get_value(_creating)
         while True:
             value = None
@@ -517,7 +537,7 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
                 else:
                     entry = _find(self, provider)
                     if entry is None:
-                        _add(self, mine)
+                        _add(self, mine, fresh)
                         outcome = FOUND_NOTHING
                     elif entry.state == READY:
                         value = entry.value
@@ -1841,283 +1861,7 @@ def scope(name=DEFAULT_SCOPE_NAME, *, exclusive=False):
 
 # The fast path's Factory graphs (the same section of _scope_py.py) ----------------------------
 
-cdef object _Factory = providers.Factory
-cdef object _future_done = asyncio.Future.done
-cdef object _future_result = asyncio.Future.result
-cdef object _future_cancelled = asyncio.Future.cancelled
-cdef object _future_exception = asyncio.Future.exception
-cdef set _plain_classes = set()  # classes whose instances are never futures or coroutines
-
-
-def provide_graph(provider):
-    """``provider()``, with a ``Factory`` graph that has asynchronous injections built here
-    (see _scope_py.provide_graph)."""
-    return _provide_graph(provider)
-
-
-cdef inline bint _builds(provider):
-    """Whether the fast path builds ``provider`` itself (_scope_py._builds)."""
-    cdef Factory factory
-    if type(provider) is not _Factory:
-        return False
-    factory = <Factory>provider
-    return factory._async_mode != ASYNC_MODE_DISABLED and factory._last_overriding is None
-
-
-cdef object _provide_graph(provider):
-    if _builds(provider):
-        return _build_graph(<Factory>provider)
-    return _call_provider(provider)
-
-
-cdef inline object _call_provider(provider):
-    """``provider()``; a scoped provider without the call dispatch."""
-    cls = type(provider)
-    if cls is ContextLocalResource or cls is ContextLocalSingleton:
-        return _call_noargs(<_ScopedProvider>provider)
-    return provider()
-
-
-cdef inline bint _enabled(provider):
-    """Whether ``provider`` is in async mode: a call of it hands out a future."""
-    return isinstance(provider, Provider) and (<Provider>provider)._async_mode == ASYNC_MODE_ENABLED
-
-
-cdef bint _is_future_or_coroutine_cached(value):
-    # _scope_py._is_future_or_coroutine: dependency-injector's test, with its non-awaitable classes cached
-    cls = type(value)
-    if cls is _Future or _is_done_future(value):
-        return True
-    if cls in _plain_classes:
-        return False
-    if asyncio.isfuture(value) or asyncio.iscoroutine(value):
-        return True
-    if not hasattr(cls, "_asyncio_future_blocking") and len(_plain_classes) < 256:
-        _plain_classes.add(cls)
-    return False
-
-
-cdef dict _awaitable_classes = {}  # class -> isawaitable's answer (see _scope_py._is_awaitable)
-
-
-cdef bint _awaitable_cached(value) except -1:
-    cls = type(value)
-    if _is_done_future(value) or cls is _Future or PyCoro_CheckExact(value):
-        return True
-    known = _awaitable_classes.get(cls)
-    if known is None:
-        known = isawaitable(value)
-        if not PyGen_CheckExact(value) and len(_awaitable_classes) < 256:
-            _awaitable_classes[cls] = known
-    return known is True
-
-
-cdef object _NOT_DONE = object()
-
-
-cdef inline object _done_result(value):
-    """The result of a future that finished with one, else _NOT_DONE (_scope_py._done_result)."""
-    if _is_done_future(value):
-        return <object>_done_value(value)
-    if (
-        type(value) is _Future and _future_done(value) and not _future_cancelled(value)
-        and _future_exception(value) is None
-    ):
-        return _future_result(value)
-    return _NOT_DONE
-
-
-@cython.final
-cdef class _GraphState:
-    """What resolving one Factory's injections found (the pure twin's _State)."""
-
-    cdef bint asynchronous
-    cdef list pending
-
-    cdef object take(self, provider, values, key):
-        cdef bint built = _builds(provider)
-        value = _build_graph(<Factory>provider) if built else _call_provider(provider)
-        if _enabled(provider):
-            self.asynchronous = True
-        if not _is_future_or_coroutine_cached(value):
-            return value
-        self.asynchronous = True
-        done = _done_result(value)
-        if done is not _NOT_DONE:
-            return done
-        if self.pending is None:
-            self.pending = []
-        self.pending.append((values, key, built))
-        return value
-
-
-cdef object _build_graph(Factory factory):
-    # The pure twin reads the Factory's args, kwargs, attributes and provides properties, which
-    # build a tuple or a dict of the original values at each read;
-    # this reads the injections they are built from, as dependency-injector's own call does.
-    cdef Callable instantiator = factory._instantiator
-    cdef _GraphState state = _GraphState.__new__(_GraphState)
-    cdef Injection injection
-    cdef Py_ssize_t index
-    cdef tuple injections = instantiator._args
-    cdef list args = PyList_New(len(injections))
-    for index in range(len(injections)):
-        injection = <Injection>injections[index]
-        value = injection._value
-        if injection._call:
-            value = state.take(value, args, index)
-        Py_INCREF(value)
-        PyList_SET_ITEM(args, index, value)
-    cdef dict kwargs = _named_values(instantiator._kwargs, state)
-    cdef dict attributes = _named_values(factory._attributes, state) if factory._attributes_len else None
-    provides = instantiator._provides
-    if state.pending is not None:
-        _latch(factory, True)
-        return _build_when_ready(provides, args, kwargs, attributes, state.pending)
-    instance = PyObject_Call(provides, PyList_AsTuple(args), kwargs)
-    if _is_future_or_coroutine_cached(instance):  # an async factory function
-        _latch(factory, True)
-        return _with_attributes(instance, attributes) if attributes else instance
-    if attributes is not None:
-        for name, value in attributes.items():
-            setattr(instance, name, value)
-    _latch(factory, state.asynchronous)
-    return instance
-
-
-cdef dict _named_values(tuple injections, _GraphState state):
-    """The values of a Factory's keyword or attribute injections, by name."""
-    cdef dict values = {}
-    cdef Injection injection
-    for injection in injections:
-        name = (<NamedInjection>injection)._name
-        value = injection._value
-        values[name] = state.take(value, values, name) if injection._call else value
-    return values
-
-
-cdef bint _reads_match(Provider provider) except -1:
-    """Whether what _build_graph reads of a Factory is what its properties give."""
-    cdef Factory factory = <Factory>provider
-    cdef Callable instantiator = factory._instantiator
-    cdef Injection injection
-    if type(instantiator) is not providers.Callable or instantiator._provides is not provider.provides:
-        return False
-    seen = [(injection._value, injection._call) for injection in instantiator._args]
-    if seen != [(value, _injects(value)) for value in provider.args] or instantiator._args_len != len(seen):
-        return False
-    for injections, count, expected in (
-        (instantiator._kwargs, instantiator._kwargs_len, provider.kwargs),
-        (factory._attributes, factory._attributes_len, provider.attributes),
-    ):
-        seen = [((<NamedInjection>injection)._name, injection._value, injection._call) for injection in injections]
-        if seen != [(name, value, _injects(value)) for name, value in expected.items()] or count != len(seen):
-            return False
-    return True
-
-
-cdef object _probe():
-    probe = providers.Factory(dict, 1, providers.Object(2), a=3, b=providers.Object(4))
-    probe.add_attributes(c=providers.Object(5), d=6)
-    return probe
-
-
-if not _reads_match(_probe()):
-    from importlib.metadata import version as _version
-
-    raise ValueError(
-        f"the fields of dependency-injector {_version('dependency-injector')}'s Factory are not laid "
-        "out as di-scopes' compiled twin reads them"
-    )
-
-
-cdef inline void _latch(Provider factory, bint asynchronous) noexcept:
-    if factory._async_mode == ASYNC_MODE_UNDEFINED:
-        factory._async_mode = ASYNC_MODE_ENABLED if asynchronous else ASYNC_MODE_DISABLED
-
-
-async def await_pending(values, list pending):
-    """Await the pending values in ``values`` (a list or dict) and put their results in place:
-    several together, a lone future or build of the fast path's own in the caller's task
-    (_scope_py.await_pending)."""
-    if len(pending) == 1:
-        _, key, built = pending[0]
-        value = values[key]
-        if built or asyncio.isfuture(value):
-            values[key] = await value
-            return values
-    results = await asyncio.gather(*[values[key] for _, key, _ in pending])
-    for (_, key, _), result in zip(pending, results):
-        values[key] = result
-    return values
-
-
-async def _build_when_ready(provides, list args, dict kwargs, dict attributes, list pending):
-    if len(pending) == 1:
-        values, key, built = pending[0]
-        value = values[key]
-        if built or asyncio.isfuture(value):
-            values[key] = await value
-        else:
-            values[key] = (await asyncio.gather(value))[0]
-    else:
-        results = await asyncio.gather(*[values[key] for values, key, _ in pending])
-        for (values, key, _), result in zip(pending, results):
-            values[key] = result
-    instance = provides(*args, **kwargs)
-    if _is_future_or_coroutine_cached(instance):
-        instance = await instance
-    if attributes is not None:
-        for name, value in attributes.items():
-            setattr(instance, name, value)
-    return instance
-
-
-async def _with_attributes(instance, dict attributes):
-    instance = await instance
-    for name, value in attributes.items():
-        setattr(instance, name, value)
-    return instance
-
-
-cdef tuple _MARKERS = (wiring.Provide, wiring.Provider, wiring.Closing)  # see _scope_py._MARKERS
-
-
-def inject_into(dict injections, dict kwargs):
-    """Resolve an async function's injections (name -> provider) into ``kwargs``, as
-    dependency-injector's ``@inject`` does, building ``Factory`` graphs here; return the pending
-    names for await_pending, or None (the pure twin's counterpart is _scope_py.inject_into)."""
-    cdef list pending = None
-    cdef bint built, awaited
-    for name, provider in injections.items():
-        if name in kwargs and not isinstance(kwargs[name], _MARKERS):
-            continue
-        built = _builds(provider)
-        if built:
-            value = _build_graph(<Factory>provider)
-            awaited = _is_future_or_coroutine_cached(value)  # still pending; else the instance
-        else:
-            value = _call_provider(provider)
-            awaited = _enabled(provider) or _awaitable_cached(value)
-        if awaited:
-            done = _done_result(value)
-            if done is _NOT_DONE:
-                if pending is None:
-                    pending = []
-                pending.append((kwargs, name, built))
-            else:
-                value = done
-        kwargs[name] = value
-    return pending
-
-
-def inject_sync(dict injections, dict kwargs):
-    """Resolve a sync function's injections into ``kwargs``, as dependency-injector's ``@inject``
-    does: each provider called, its value passed as it is (_scope_py.inject_sync)."""
-    for name, provider in injections.items():
-        if name in kwargs and not isinstance(kwargs[name], _MARKERS):
-            continue
-        kwargs[name] = _call_provider(provider)
+include "_scope_c_graph.pxi"
 
 
 cdef object _NO_VALUE = object()  # the pure twin's _MISSING, as _find_value's "not found"
