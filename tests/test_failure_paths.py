@@ -169,6 +169,57 @@ def test_a_late_creation_after_a_successful_scope_is_rolled_back(impl):
     assert errors == []
 
 
+@pytest.mark.parametrize("failed", [False, True], ids=["ended", "failed"])
+@pytest.mark.parametrize("shape", ["generator", "context manager"])
+def test_a_late_sync_resource_with_awaited_arguments_is_torn_down_as_sync(impl, shape, failed):
+    """A sync generator (or context manager) whose arguments are awaited is created in a task;
+    when that creation ends after its scope began closing, it is torn down the sync way, with
+    the exception that ended the scope (it was taken for an async context manager: never torn
+    down, an AttributeError left in the task, and the generator closed by the garbage collector)."""
+    from dependency_injector import providers
+
+    log = []
+    release = asyncio.Event()
+
+    async def connect_url():
+        await release.wait()
+        return "url"
+
+    def session_generator(url):
+        log.append(f"open {url}")
+        try:
+            yield "session"
+        except BaseException as error:
+            log.append(f"rollback {type(error).__name__}")
+            raise
+        else:
+            log.append("commit")
+
+    session_cm = contextlib.contextmanager(session_generator)
+    session = impl.ContextLocalResource(
+        session_generator if shape == "generator" else session_cm, providers.Factory(connect_url)
+    )
+    errors = []
+
+    async def main():
+        collect_loop_errors(asyncio.get_running_loop(), errors)
+        with contextlib.suppress(KeyError):
+            async with impl.scope():
+                abandoned = asyncio.ensure_future(session())
+                await asyncio.sleep(0)
+                if failed:
+                    raise KeyError("request failed")
+        release.set()
+        with pytest.raises(ScopeError, match="began closing"):
+            await abandoned
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    gc.collect()
+    assert log == ["open url", "rollback KeyError" if failed else "rollback ScopeError"]
+    assert errors == []
+
+
 # Ctrl-C or sys.exit() in a teardown ----------------------------------------------------------------
 
 

@@ -1122,7 +1122,11 @@ async def _discard_async(Scope scope, provider, int kind, obj, _Entry entry):
     error = ScopeError(closed_during_creation_message(provider, scope))
     entry.discarded = True  # its task's error needs no awaiter (_retrieve_discarded)
     if kind != NO_TEARDOWN:
-        failure = await _exit_async(kind, obj, error if entry.ending is None else entry.ending, provider)
+        ending = error if entry.ending is None else entry.ending
+        if kind >= AGEN:
+            failure = await _exit_async(kind, obj, ending, provider)
+        else:  # a generator or context manager whose arguments were awaited
+            failure = _exit_sync(kind, obj, ending, provider)
         if failure is not None:
             raise failure
     raise error

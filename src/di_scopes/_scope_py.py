@@ -588,9 +588,11 @@ class Scope:
             error = ScopeError(closed_during_creation_message(provider, self))
             pending.discarded = True  # its task's error needs no awaiter (_retrieve_discarded)
             if teardown is not None:
-                failure = await _exit_async(
-                    teardown[0], obj, error if pending.ending is None else pending.ending, provider
-                )
+                ending = error if pending.ending is None else pending.ending
+                if teardown[0] >= _AGEN:
+                    failure = await _exit_async(teardown[0], obj, ending, provider)
+                else:  # a generator or context manager whose arguments were awaited
+                    failure = _exit_sync(teardown[0], obj, ending, provider)
                 if failure is not None:
                     raise failure
             raise error
