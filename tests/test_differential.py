@@ -540,24 +540,13 @@ def both_twins(request):
     return importlib.import_module("di_scopes._scope_c"), importlib.import_module("di_scopes._scope_py")
 
 
-@pytest.mark.slow
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
-)
-@given(program=programs())
-def test_both_twins_leave_the_same_trace(both_twins, program):
-    specs, body, is_async = program
-    compiled, pure = both_twins
-    assert run_program(compiled, specs, body, is_async) == run_program(pure, specs, body, is_async)
-
-
-@pytest.fixture
-def every_scope_indexed(both_twins):
-    """The compiled twin indexes a scope's entries past eight of them; the programs above use
-    fewer providers, so this runs them with the index from the first entry."""
+@pytest.fixture(params=["scanned", "indexed"])
+def compared_twins(request, both_twins):
+    """Both twins; "indexed" makes the compiled twin index a scope's entries from the first one
+    (it does past eight, and the programs use fewer providers)."""
+    if request.param == "scanned":
+        yield both_twins
+        return
     compiled, _ = both_twins
     previous = compiled._set_index_from(0)
     try:
@@ -574,9 +563,9 @@ def every_scope_indexed(both_twins):
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
 )
 @given(program=programs())
-def test_both_twins_leave_the_same_trace_with_every_scope_indexed(every_scope_indexed, program):
+def test_both_twins_leave_the_same_trace(compared_twins, program):
     specs, body, is_async = program
-    compiled, pure = every_scope_indexed
+    compiled, pure = compared_twins
     assert run_program(compiled, specs, body, is_async) == run_program(pure, specs, body, is_async)
 
 

@@ -7,12 +7,20 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import bank
 import pytest
 import servers
 
 pytestmark = pytest.mark.slow
+
+
+def python_output(args: list[str], env: dict[str, str], cwd: Any, timeout: int = 60) -> str:
+    """What ``python ARGS`` prints, run in ``cwd`` with ``env``; its failure fails the test."""
+    return subprocess.run(
+        [sys.executable, *args], env=env, cwd=str(cwd), capture_output=True, text=True, timeout=timeout, check=True
+    ).stdout
 
 
 def entries(path):
@@ -39,10 +47,7 @@ def test_cli_command_runs_in_its_own_scope(twin_name, tmp_path):
         bank.workload(base)
 
     def run(*args: str) -> str:
-        command = [sys.executable, "-m", "examples.fastapi_sqlalchemy.cli", *args]
-        return subprocess.run(
-            command, env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=60, check=True
-        ).stdout
+        return python_output(["-m", "examples.fastapi_sqlalchemy.cli", *args], env, tmp_path)
 
     assert run("interest", "10") == "credited 15 in interest\n"
     assert run("balances").split() == ["1", "ada", "77", "2", "bob", "88"]
@@ -51,15 +56,7 @@ def test_cli_command_runs_in_its_own_scope(twin_name, tmp_path):
 def test_cli_on_an_empty_database_says_how_to_get_accounts(twin_name, tmp_path):
     env = servers.twin_environment(twin_name, DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}")
     for command in (["interest", "2"], ["balances"]):
-        out = subprocess.run(
-            [sys.executable, "-m", "examples.fastapi_sqlalchemy.cli", *command],
-            env=env,
-            cwd=str(tmp_path),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        ).stdout
+        out = python_output(["-m", "examples.fastapi_sqlalchemy.cli", *command], env, tmp_path)
         assert out.startswith("no accounts yet: open some through the app first") and "POST /accounts" in out
 
 
@@ -87,15 +84,7 @@ def test_flask_example(twin_name, tmp_path):
         """
     )
     env = servers.twin_environment(twin_name, DATABASE_URL=f"sqlite:///{database}")
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        env=env,
-        cwd=str(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout.splitlines()
+    out = python_output(["-c", script], env, tmp_path).splitlines()
     assert out[0] == ("cython" if twin_name == "c" else "python")
     assert out[1:] == [
         "(201, {'balance': 10, 'id': 1, 'owner': 'ada'})",
@@ -186,15 +175,7 @@ def test_django_aiohttp_and_celery_examples(twin_name, tmp_path):
     env.pop("DATABASE_URL", None)
     import json
 
-    lines = subprocess.run(
-        [sys.executable, "-c", script, json.dumps(CALLS)],
-        env=env,
-        cwd=str(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout.splitlines()
+    lines = python_output(["-c", script, json.dumps(CALLS)], env, tmp_path, timeout=120).splitlines()
     shown = [json.loads(line) for line in lines]
     assert shown[: len(CALLS)] == ANSWERS  # Django
     assert shown[len(CALLS)] == ["id,owner,balance\n1,ada,6\n2,bob,4\n"]
