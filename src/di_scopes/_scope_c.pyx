@@ -212,10 +212,11 @@ cdef list _NOTHING = []  # what a scope with nothing to tear down tears down; ne
 
 
 # Past this many entries a scope indexes them by provider (see _Entry). The index is keyed by the
-# provider's address, an int, so that a look-up under the scope's lock runs no Python code (a
-# provider subclass may define __hash__ or __eq__); an entry keeps its provider alive, so the
-# address stays its own while the entry is indexed. The dict itself is made before the lock is
-# taken (_index_for): making a tracked object may start the garbage collector.
+# provider's address, an int made once per provider (_ScopedProvider._key), so that a look-up
+# under the scope's lock runs no Python code (a provider subclass may define __hash__ or __eq__)
+# and allocates nothing; the provider outlives its entries, so the address stays its own. The
+# dict itself is made before the lock is taken (_index_for): making a tracked object may start
+# the garbage collector.
 cdef Py_ssize_t _INDEX_FROM = 8
 
 
@@ -230,13 +231,13 @@ def _set_index_from(Py_ssize_t count):
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef inline _Entry _find(Scope scope, provider):
+cdef inline _Entry _find(Scope scope, _ScopedProvider provider):
     """``provider``'s entry in ``scope``, or None; under the scope's lock, its entries set."""
     cdef list entries = scope._entries
     cdef Py_ssize_t index
     cdef _Entry entry
     if scope._index is not None:
-        found = scope._index.get(PyLong_FromVoidPtr(<void*>provider))
+        found = scope._index.get(provider._key)
         return None if found is None else <_Entry>found
     for index in range(len(entries)):
         entry = <_Entry>entries[index]
@@ -262,11 +263,11 @@ cdef inline int _add(Scope scope, _Entry entry, dict fresh) except -1:
     cdef _Entry each
     entries.append(entry)
     if scope._index is not None:
-        scope._index[PyLong_FromVoidPtr(<void*>entry.provider)] = entry
+        scope._index[entry.provider._key] = entry
     elif fresh is not None and len(entries) > _INDEX_FROM:
         for index in range(len(entries)):
             each = <_Entry>entries[index]
-            fresh[PyLong_FromVoidPtr(<void*>each.provider)] = each
+            fresh[each.provider._key] = each
         scope._index = fresh
     return 0
 
@@ -287,7 +288,7 @@ cdef inline int _remove(Scope scope, _Entry entry) except -1:
     """Take ``entry`` out of ``scope``, list and index; under the scope's lock."""
     _unlink(scope._entries, entry)
     if scope._index is not None:
-        del scope._index[PyLong_FromVoidPtr(<void*>entry.provider)]
+        del scope._index[entry.provider._key]
     return 0
 
 
@@ -727,7 +728,7 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
 
     # Early teardown of one provider ---------------------------------------------------------
 
-    cdef _Entry _detach(self, provider):
+    cdef _Entry _detach(self, _ScopedProvider provider):
         """Drop ``provider``'s instance from this scope; return its entry, if it had one."""
         cdef _Entry entry = None
         with cython.critical_section(self):
@@ -1344,7 +1345,7 @@ cdef inline Scope _open_scope(Scope scope):
 cdef object _NOT_CACHED = object()
 
 
-cdef inline object _ready_value(Scope scope, provider):
+cdef inline object _ready_value(Scope scope, _ScopedProvider provider):
     """The instance of ``provider`` ready in ``scope``, or _NOT_CACHED: nothing is handed out once
     the scope began closing. (The pure twin reads its instance table without a lock, a dict read
     being atomic there, and drops the table when closing begins.)"""
@@ -1382,6 +1383,7 @@ cdef class _ScopedProvider(Provider):
     """What the two scoped providers share: scope binding, lookup, copying, injections."""
 
     cdef void* _vectorcall  # see __ds_vectorcall
+    cdef object _key  # its address as an int: its key in a scope's index (see _INDEX_FROM)
     cdef object _inner  # the dependency-injector provider that holds provides and injections
     cdef _Caller _caller  # ContextLocalResource's way of calling provides, made on first use
     cdef str _scope_name
@@ -1602,6 +1604,7 @@ cdef class ContextLocalSingleton(_ScopedProvider):
 
     def __cinit__(self, *args, **kwargs):
         self._vectorcall = __ds_vectorcall_address
+        self._key = PyLong_FromVoidPtr(<void*>self)
         self._custom_provide = type(self)._provide is not _SCOPED_PROVIDE
 
     provided_type = None  # a subclass that sets it provides only instances of it (checked when built)
@@ -1734,6 +1737,7 @@ cdef class ContextLocalResource(_ScopedProvider):
 
     def __cinit__(self, *args, **kwargs):
         self._vectorcall = __ds_vectorcall_address
+        self._key = PyLong_FromVoidPtr(<void*>self)
         self._custom_provide = type(self)._provide is not _SCOPED_PROVIDE
 
     def __init__(self, provides=None, *args, **kwargs):
