@@ -299,22 +299,22 @@ def closed_during_creation_message(provider: Any, scope: Any) -> str:
     )
 
 
-@explained("A scope left open")
-def exit_open_message(scope_name: str, providers: Iterable[Any]) -> str:
+def _left_open(scope_name: str, when: str, providers: Iterable[Any]) -> str:
     names = ", ".join(describe(p) for p in providers)
     return (
-        f"scope {scope_name!r} was still open at interpreter exit, with live resources: {names}. "
+        f"scope {scope_name!r} was {when}, with live resources: {names}. "
         "Close scopes with `with`/`async with` or scope.close()/await scope.aclose()."
     )
+
+
+@explained("A scope left open")
+def exit_open_message(scope_name: str, providers: Iterable[Any]) -> str:
+    return _left_open(scope_name, "still open at interpreter exit", providers)
 
 
 @explained("A scope left open")
 def gc_open_message(scope_name: str, providers: Iterable[Any]) -> str:
-    names = ", ".join(describe(p) for p in providers)
-    return (
-        f"scope {scope_name!r} was garbage-collected while open, with live resources: {names}. "
-        "Close scopes with `with`/`async with` or scope.close()/await scope.aclose()."
-    )
+    return _left_open(scope_name, "garbage-collected while open", providers)
 
 
 @explained("Asynchronous resources")
