@@ -197,6 +197,16 @@ def scenario_section(key: str, rows: dict[str, dict[str, float]], stat: str) -> 
     return lines
 
 
+def own_counts(rows: list[dict]) -> list[str]:
+    """A sentence on the rows measured with cycle counts of their own (``n1``, ``n2`` in the row:
+    the scaling rows, whose cycles are long)."""
+    own = sorted({(row["n1"], row["n2"]) for row in rows if "n1" in row})
+    if not own:
+        return []
+    counts = " and ".join(f"{n1} and {n2} cycles" for n1, n2 in own)
+    return [f"The rows with resources per request: the difference between runs of {counts}."]
+
+
 def callgrind_section(path: str) -> list[str]:
     if not os.path.exists(path):
         return ["Not measured yet: `python -m benchmarks.callgrind --json docs/callgrind.json`."]
@@ -212,6 +222,7 @@ def callgrind_section(path: str) -> list[str]:
         f"the difference between runs of {document['n1']} and {document['n2']} cycles, divided by "
         f"{document['n2'] - document['n1']}. Repeatable to a few per cent between runs (more where a variant leaves "
         "reference cycles to the garbage collector).",
+        *own_counts(document["results"]),
         "",
         "| scenario | "
         + " | ".join(f"`{name}`" for name in variants)
