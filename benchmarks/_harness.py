@@ -110,15 +110,16 @@ SCENARIOS = {
 # resource and whether it grows with N (see benchmarks.callgrind --fit).
 RESOURCE_COUNTS = (1, 5, 20, 100)
 for _count in RESOURCE_COUNTS:
-    SCENARIOS[f"resources_{_count}"] = ("many", f"8. {_count} resources per request", "cycle", max(10, 100 // _count))
+    _what = "resource" if _count == 1 else "resources"
+    SCENARIOS[f"resources_{_count}"] = ("many", f"8. {_count} {_what} per request", "cycle", max(10, 100 // _count))
 for _count in RESOURCE_COUNTS:
     SCENARIOS[f"async_resources_{_count}"] = (
         "amany",
-        f"9. {_count} async resources per request",
+        f"9. {_count} async {'resource' if _count == 1 else 'resources'} per request",
         "cycle",
         max(10, 100 // _count),
     )
-del _count
+del _count, _what
 
 
 def quadratic_fit(points: list[tuple[int, float]]) -> tuple[float, float, float]:
