@@ -35,39 +35,58 @@ def twin_environment(twin_name: str, **extra: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def uvicorn_server(app: str, env: dict[str, str], *, cwd: str | None = None, timeout: float = 30) -> Iterator[str]:
-    """Run ``uvicorn app`` on 127.0.0.1 in a child process; yield its base URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+def http_server(
+    name: str,
+    command: list[str],
+    port: int,
+    probe: str,
+    env: dict[str, str],
+    *,
+    cwd: str | None = None,
+    timeout: float = 30,
+) -> Iterator[str]:
+    """Run ``command``, a server listening on ``port`` of 127.0.0.1, in a child process until a
+    GET of ``probe`` answers; yield its base URL; stop it with SIGINT."""
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited early:\n{process.stdout.read()}")
+                raise RuntimeError(f"{name} exited early:\n{process.stdout.read()}")
             try:
-                httpx.get(f"{url}/openapi.json", timeout=1)
+                httpx.get(f"{url}{probe}", timeout=1)
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"uvicorn did not start within {timeout}s") from None
+                    raise RuntimeError(f"{name} did not start within {timeout}s") from None
                 time.sleep(0.1)
         yield url
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            output, _ = process.communicate(timeout=15)
+            process.communicate(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
-            output, _ = process.communicate()
-        uvicorn_server.last_output = output  # type: ignore[attr-defined]
+            process.communicate()
+
+
+def uvicorn_server(app: str, env: dict[str, str], *, cwd: str | None = None, timeout: float = 30):
+    """Run ``uvicorn app`` on 127.0.0.1 in a child process (see ``http_server``)."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+    return http_server("uvicorn", command, port, "/openapi.json", env, cwd=cwd, timeout=timeout)
 
 
 def postgres_binaries() -> Path | None:

@@ -4,9 +4,7 @@ has no module for, written in a few lines, on Sanic's own server and on Litestar
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -24,36 +22,12 @@ HERE = Path(__file__).parent
 def test_sanic_on_its_own_server(twin_name):
     pytest.importorskip("sanic")
     port = servers.free_port()
-    env = servers.twin_environment(twin_name)
-    process = subprocess.Popen(
-        [sys.executable, str(HERE / "sanic_app.py"), str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.stdout.read()
-            try:
-                httpx.get(f"{url}/log", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "sanic did not start"
-                time.sleep(0.1)
+    command = [sys.executable, str(HERE / "sanic_app.py"), str(port)]
+    with servers.http_server("sanic", command, port, "/log", servers.twin_environment(twin_name), timeout=60) as url:
         with httpx.Client(base_url=url, timeout=30) as client:
             ok = client.get("/ok")
             statuses = [client.get(path).status_code for path in ("/raise", "/missing", "/status/409", "/status/201")]
             log = client.get("/log").json()
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
     assert ok.json() == {"session": 1, "path": "/ok", "again": 1}
     assert statuses == [500, 404, 409, 201]
     assert log == [
