@@ -350,8 +350,10 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
     cdef dict _values  # set_value(): key -> value
 
     def __init__(self, name=DEFAULT_SCOPE_NAME, *, exclusive=False):
-        self._name = check_scope_name(name)
-        self._exclusive = check_exclusive(exclusive)
+        # A plain str and a bool are taken as they are; anything else goes through the checks
+        # the pure twin makes (a str subclass gives its value, the rest is refused).
+        self._name = name if type(name) is str and name else check_scope_name(name)
+        self._exclusive = exclusive if exclusive is True or exclusive is False else check_exclusive(exclusive)
 
     @property
     def name(self):
@@ -491,7 +493,11 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
         return scoped_function(self._fresh, func)
 
     def _fresh(self):
-        return Scope(self._name, exclusive=self._exclusive)
+        """A new scope with this one's name and exclusivity (its name is checked already)."""
+        cdef Scope scope = Scope.__new__(Scope)
+        scope._name = self._name
+        scope._exclusive = self._exclusive
+        return scope
 
     # Values ---------------------------------------------------------------------------------
 
@@ -966,6 +972,8 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
     def __del__(self):
         # A finalizer (tp_finalize), not __dealloc__: the collector runs it before it clears a
         # reference cycle, so a scope collected in a cycle still has its entries to name.
+        if self._state != ACTIVE or not self._entries:
+            return  # never entered, or ended: nothing of it left open
         if _is_finalizing():  # said at exit, by warn_open_at_exit, while warnings still work
             return
         live = self._live_resources()

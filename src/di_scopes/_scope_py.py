@@ -428,6 +428,7 @@ class Scope:
         return scoped_function(self._fresh, func)  # type: ignore[no-any-return]
 
     def _fresh(self) -> Scope:
+        """A new scope with this one's name and exclusivity."""
         return Scope(self._name, exclusive=self._exclusive)
 
     # Values ---------------------------------------------------------------------------------
@@ -710,6 +711,8 @@ class Scope:
         return [provider for _, _, provider, _ in self._teardowns]
 
     def __del__(self, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
+        if self._state != _ACTIVE:
+            return  # never entered, or ended: nothing of it left open
         if _finalizing():  # said at exit, by warn_open_at_exit, while warnings still work
             return
         live = self._live_resources()

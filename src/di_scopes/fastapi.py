@@ -82,6 +82,8 @@ def inject(fn: _F) -> _F:
     visible = visible_signature(fn, injected)
     twin = _select.active()
     make_scope = twin.scope
+    # Each call's endpoint scope is a fresh copy of this one (its name and flag checked once).
+    fresh_scope = make_scope(ENDPOINT_SCOPE, exclusive=True)._fresh
     # The providers are read from the wiring record at each call: wire() binds them, unwire()
     # replaces the record's dicts.
     inject_into = twin.inject_into
@@ -125,8 +127,18 @@ def inject(fn: _F) -> _F:
             return fn(*args, **kwargs)
 
         async def endpoint(*args: Any, **kwargs: Any) -> Any:
-            async with make_scope(ENDPOINT_SCOPE, exclusive=True):
-                return await run(args, kwargs)
+            # What `async with` does, without awaiting the ready result of __aenter__ (which
+            # raises a StopIteration to hand it over from CPython 3.12 on): entering a scope
+            # never suspends, and __aexit__ never suppresses the exception.
+            scope = fresh_scope()
+            scope.__enter__()
+            try:
+                result = await run(args, kwargs)
+            except BaseException as error:
+                await scope.__aexit__(type(error), error, error.__traceback__)
+                raise
+            await scope.__aexit__(None, None, None)
+            return result
 
     elif inspect.isasyncgenfunction(fn):
         left_open = twin.ContextLocalResource(left_open_async)
@@ -140,7 +152,7 @@ def inject(fn: _F) -> _F:
 
         async def endpoint(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
             # As dependency-injector's does, the generator resolves its injections when it starts.
-            steps = Steps(make_scope(ENDPOINT_SCOPE, exclusive=True))
+            steps = Steps(fresh_scope())
 
             def start() -> Any:
                 if via_wiring:
@@ -173,7 +185,7 @@ def inject(fn: _F) -> _F:
             def endpoint(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
                 # As dependency-injector's does, it resolves the injections when called and
                 # returns the generator (here, one that runs each step in the endpoint's context).
-                steps = Steps(make_scope(ENDPOINT_SCOPE, exclusive=True))
+                steps = Steps(fresh_scope())
                 run = steps.context.run
                 try:
                     if via_wiring:
@@ -190,7 +202,7 @@ def inject(fn: _F) -> _F:
         else:
 
             def endpoint(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
-                with make_scope(ENDPOINT_SCOPE, exclusive=True):
+                with fresh_scope():
                     return call(args, kwargs)
 
     functools.update_wrapper(endpoint, fn)
