@@ -42,8 +42,47 @@ static int __ds_agen_step(PyObject *step, PyObject **presult) {
 typedef struct { PyObject_HEAD PyObject *value; } __ds_ready_object;
 static PyTypeObject *__ds_ready_type = NULL;
 
+/* The StopIteration that hands a value over, reused (CPython 3.12+, with the GIL).
+   From 3.12 on, `await` calls tp_iternext, not am_send, on an awaitable that is not a
+   generator or a coroutine (the SEND instruction), so every await of a finished _Ready or
+   DoneFuture with a value other than None creates, raises, fetches and frees a StopIteration.
+   Reused instead: one StopIteration, raised again while nobody else holds it and it carries
+   nothing of a previous raise (no traceback, context, cause or attributes); otherwise a new
+   one takes its place. SEND takes the value out with a reference of its own, and so does
+   anyone who reads .value. The reused one does not keep a value alive longer than the object
+   that handed it over: an object that dies (or is cleared) while the kept StopIteration holds
+   its value sets .value back to None, or, when someone else holds the StopIteration, leaves
+   it to them. This relies on what CPython's public headers declare: PyStopIterationObject's
+   `value` member, which StopIteration's `value` attribute and the interpreter read, and
+   PyErr_SetRaisedException (3.12+). The fallback, a new StopIteration for each await, is what
+   the 3.10 and 3.11 builds never need, the free-threaded build always uses (no GIL to make the
+   reference count check safe), and the reused path falls back to when the kept one is held:
+   tests/test_ready_values.py covers both. Compile with -DDI_SCOPES_NO_STOP_REUSE to measure
+   without it (CONTRIBUTING.md). */
+#if PY_VERSION_HEX >= 0x030C0000 && !defined(Py_GIL_DISABLED) && !defined(DI_SCOPES_NO_STOP_REUSE)
+#define __DS_REUSE_STOP 1
+static PyObject *__ds_stop = NULL;
+
+static int __ds_stop_is_clean(PyObject *stop) {
+    PyBaseExceptionObject *exc = (PyBaseExceptionObject *)stop;
+    return Py_REFCNT(stop) == 1 && exc->traceback == NULL && exc->context == NULL &&
+           exc->cause == NULL && exc->dict == NULL && exc->notes == NULL;
+}
+static void __ds_stop_forget(PyObject *value) {  /* an object that handed `value` over dies */
+    if (__ds_stop == NULL || ((PyStopIterationObject *)__ds_stop)->value != value) return;
+    if (Py_REFCNT(__ds_stop) == 1)
+        Py_SETREF(((PyStopIterationObject *)__ds_stop)->value, Py_NewRef(Py_None));
+    else
+        Py_CLEAR(__ds_stop);  /* someone keeps it: theirs, with its value */
+}
+#else
+#define __DS_REUSE_STOP 0
+#define __ds_stop_forget(value) ((void)0)
+#endif
+
 static void __ds_ready_dealloc(PyObject *self) {
     PyTypeObject *tp = Py_TYPE(self);
+    __ds_stop_forget(((__ds_ready_object *)self)->value);
     Py_CLEAR(((__ds_ready_object *)self)->value);
     tp->tp_free(self);
     Py_DECREF(tp);
@@ -55,11 +94,23 @@ static PyObject *__ds_ready_await(PyObject *self) {
 static PyObject *__ds_ready_next(PyObject *self) {
     PyObject *value = ((__ds_ready_object *)self)->value, *stop;
     if (value == Py_None) return NULL;
+#if __DS_REUSE_STOP
+    if (__ds_stop == NULL || !__ds_stop_is_clean(__ds_stop)) {
+        Py_CLEAR(__ds_stop);
+        __ds_stop = PyObject_CallNoArgs(PyExc_StopIteration);
+        if (__ds_stop == NULL) return NULL;
+    }
+    stop = Py_NewRef(__ds_stop);  /* raised below; the old value's release cannot take it */
+    Py_SETREF(((PyStopIterationObject *)stop)->value, Py_NewRef(value));
+    PyErr_SetRaisedException(stop);
+    return NULL;
+#else
     stop = PyObject_CallOneArg(PyExc_StopIteration, value);  /* a tuple stays one value */
     if (stop == NULL) return NULL;
     PyErr_SetObject(PyExc_StopIteration, stop);
     Py_DECREF(stop);
     return NULL;
+#endif
 }
 static PySendResult __ds_ready_send(PyObject *self, PyObject *arg, PyObject **presult) {
     PyObject *value = ((__ds_ready_object *)self)->value;
@@ -112,6 +163,7 @@ static int __ds_done_traverse(PyObject *self, visitproc visit, void *arg) {
     return 0;
 }
 static int __ds_done_clear(PyObject *self) {
+    __ds_stop_forget(((__ds_done_object *)self)->value);
     Py_CLEAR(((__ds_done_object *)self)->value);
     Py_CLEAR(((__ds_done_object *)self)->loop);
     return 0;
@@ -119,6 +171,7 @@ static int __ds_done_clear(PyObject *self) {
 static void __ds_done_dealloc(PyObject *self) {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
+    __ds_stop_forget(((__ds_done_object *)self)->value);
     Py_CLEAR(((__ds_done_object *)self)->value);
     Py_CLEAR(((__ds_done_object *)self)->loop);
     tp->tp_free(self);
