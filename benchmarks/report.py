@@ -6,7 +6,8 @@
 
 Times are per cycle (per resolve for the cached resolve): a row's statistic divided by the inner
 loop length recorded with it. Ratios compare rows of the same run only. The report also includes
-``docs/callgrind.json`` (from ``python -m benchmarks.callgrind --json``) and, when it exists,
+``docs/callgrind.json`` (from ``python -m benchmarks.callgrind --json``), the per-version files
+``docs/callgrind-versions/X.Y.json`` (the same, run with each CPython) and, when it exists,
 ``docs/http.json`` (written by ``python -m benchmarks.http``; ``--http FILE`` reads another).
 """
 
@@ -257,6 +258,57 @@ def callgrind_section(path: str) -> list[str]:
     return lines
 
 
+# The per-version table: (scenario, numerator, denominator, target bound or None).
+VERSION_RATIOS = [
+    ("cached_resolve", "c", "object", 0.6),
+    ("empty_scope", "c", "object", 3.0),
+    ("request_cycle", "c", "dishka", 0.40),
+    ("async_request_cycle", "c", "dishka", 0.6),
+    ("service_graph", "c-fast", "dishka", None),
+    ("async_service_graph", "c-fast", "dishka", 0.8),
+    ("chain", "c-fast", "dishka", None),
+    ("async_chain", "c-fast", "dishka", None),
+]
+
+
+def versions_section(paths: list[str]) -> list[str]:
+    """One table over the CPython versions: what ``python -m benchmarks.callgrind --json
+    docs/callgrind-versions/X.Y.json`` wrote with each interpreter."""
+    documents = []
+    for path in paths:
+        with open(path) as data:
+            documents.append(json.load(data))
+    if not documents:
+        return ["Not measured yet: `python -m benchmarks.callgrind --json docs/callgrind-versions/X.Y.json`."]
+    documents.sort(key=lambda document: tuple(int(part) for part in document["python"].split(".")[:2]))
+    counts = []
+    for document in documents:
+        rows: dict[str, dict[str, int]] = {}
+        for row in document["results"]:
+            rows.setdefault(row["scenario"], {})[row["variant"]] = row["instructions"]
+        counts.append(rows)
+    lines = [
+        "The same rows measured with each CPython (3.14 and 3.15 from Debian sid), each file the "
+        "difference between runs of "
+        + ", ".join(sorted({f"{document['n1']} and {document['n2']}" for document in documents}))
+        + " cycles: the ratio, and the two counts it divides. `fast path` is `c-fast`.",
+        "",
+        "| ratio | target | " + " | ".join(f"CPython {document['python']}" for document in documents) + " |",
+        "|---|---:|" + "---:|" * len(documents),
+    ]
+    for scenario, top, bottom, bound in VERSION_RATIOS:
+        cells = []
+        for rows in counts:
+            row = rows.get(scenario, {})
+            if top in row and bottom in row:
+                cells.append(f"{fmt_ratio(row[top] / row[bottom])} ({row[top]:,} / {row[bottom]:,})")
+            else:
+                cells.append("—")
+        name = f"{SCENARIOS[scenario][1]}: `{top}` / `{bottom}`"
+        lines.append(f"| {name} | {'—' if bound is None else f'≤ {bound:.2f}×'} | " + " | ".join(cells) + " |")
+    return lines
+
+
 HTTP_ENDPOINTS = {
     "sync": "The sync-session endpoint (two injected sessions and a repository sharing them, a query, "
     "commit and close)",
@@ -367,6 +419,10 @@ def markdown(results, document, stat: str, source: str, http: str) -> str:
         "## Instruction counts (callgrind)",
         "",
         *callgrind_section(os.path.join(DOCS, "callgrind.json")),
+        "",
+        "### Per CPython version",
+        "",
+        *versions_section(sorted(glob.glob(os.path.join(DOCS, "callgrind-versions", "*.json")))),
         "",
         "## HTTP",
         "",

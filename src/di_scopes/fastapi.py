@@ -104,9 +104,6 @@ def inject(fn: _F) -> _F:
 
     if inspect.iscoroutinefunction(fn):
 
-        async def finish(pending: Any, args: Any, kwargs: dict[str, Any]) -> Any:
-            return await fn(*args, **await await_pending(kwargs, pending))
-
         async def run_closing(args: Any, kwargs: dict[str, Any]) -> Any:
             resources = closing()
             try:
@@ -117,15 +114,6 @@ def inject(fn: _F) -> _F:
             await close_async(resources, None)
             return result
 
-        def run(args: Any, kwargs: dict[str, Any]) -> Any:
-            """The endpoint's awaitable: no coroutine of our own unless an injection is pending."""
-            if via_wiring:
-                return run_closing(args, kwargs)
-            pending = inject_into(binding.injections, kwargs)
-            if pending:
-                return finish(pending, args, kwargs)
-            return fn(*args, **kwargs)
-
         async def endpoint(*args: Any, **kwargs: Any) -> Any:
             # What `async with` does, without awaiting the ready result of __aenter__ (which
             # raises a StopIteration to hand it over from CPython 3.12 on): entering a scope
@@ -133,7 +121,13 @@ def inject(fn: _F) -> _F:
             scope = fresh_scope()
             scope.__enter__()
             try:
-                result = await run(args, kwargs)
+                if via_wiring:
+                    result = await run_closing(args, kwargs)
+                else:
+                    pending = inject_into(binding.injections, kwargs)
+                    if pending:  # awaited here: no coroutine of our own otherwise
+                        await await_pending(kwargs, pending)
+                    result = await fn(*args, **kwargs)
             except BaseException as error:
                 await scope.__aexit__(type(error), error, error.__traceback__)
                 raise
