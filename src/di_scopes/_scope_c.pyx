@@ -797,7 +797,9 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
     cdef int _close(self, exc) except -1:
         """close() without the argument check, for __exit__."""
         cdef list entries = self._begin_close(exc)
-        if entries is not None:
+        if entries is _NOTHING:  # it made nothing
+            self._finish_close()
+        elif entries is not None:
             self._teardown(entries, exc)
         return 0
 

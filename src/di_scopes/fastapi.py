@@ -160,18 +160,15 @@ def inject(fn: _F) -> _F:
 
     else:
 
-        def call(args: Any, kwargs: dict[str, Any]) -> Any:
-            if via_wiring:
-                resources = closing()
-                try:
-                    result = patched(*args, **kwargs)
-                except BaseException as error:
-                    close_sync(resources, error)
-                    raise
-                close_sync(resources, None)
-                return result
-            inject_sync(binding.injections, kwargs)
-            return fn(*args, **kwargs)
+        def call_closing(args: Any, kwargs: dict[str, Any]) -> Any:
+            resources = closing()
+            try:
+                result = patched(*args, **kwargs)
+            except BaseException as error:
+                close_sync(resources, error)
+                raise
+            close_sync(resources, None)
+            return result
 
         if inspect.isgeneratorfunction(fn):
             left_open = twin.ContextLocalResource(left_open_sync)
@@ -197,7 +194,10 @@ def inject(fn: _F) -> _F:
 
             def endpoint(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
                 with fresh_scope():
-                    return call(args, kwargs)
+                    if via_wiring:
+                        return call_closing(args, kwargs)
+                    inject_sync(binding.injections, kwargs)
+                    return fn(*args, **kwargs)
 
     functools.update_wrapper(endpoint, fn)
     endpoint.__signature__ = visible  # type: ignore[attr-defined]
