@@ -268,42 +268,54 @@ VERSION_RATIOS = [
     ("async_service_graph", "c-fast", "dishka", 0.8),
     ("chain", "c-fast", "dishka", None),
     ("async_chain", "c-fast", "dishka", None),
+    ("resources_100", "c", "dishka", 0.7),
+    ("async_resources_100", "c", "dishka", 0.7),
 ]
 
 
 def versions_section(paths: list[str]) -> list[str]:
     """One table over the CPython versions: what ``python -m benchmarks.callgrind --json
-    docs/callgrind-versions/X.Y.json`` wrote with each interpreter."""
-    documents = []
+    docs/callgrind-versions/X.Y[-name].json`` wrote with each interpreter (the files of one
+    version are read together)."""
+    by_version: dict[str, dict[str, dict[str, int]]] = {}
+    cycles: dict[tuple[int, int], set[str]] = {}
     for path in paths:
         with open(path) as data:
-            documents.append(json.load(data))
-    if not documents:
-        return ["Not measured yet: `python -m benchmarks.callgrind --json docs/callgrind-versions/X.Y.json`."]
-    documents.sort(key=lambda document: tuple(int(part) for part in document["python"].split(".")[:2]))
-    counts = []
-    for document in documents:
-        rows: dict[str, dict[str, int]] = {}
+            document = json.load(data)
+        rows = by_version.setdefault(document["python"], {})
         for row in document["results"]:
             rows.setdefault(row["scenario"], {})[row["variant"]] = row["instructions"]
-        counts.append(rows)
+            cycles.setdefault((document["n1"], document["n2"]), set()).add(row["scenario"])
+    if not by_version:
+        return ["Not measured yet: `python -m benchmarks.callgrind --json docs/callgrind-versions/X.Y.json`."]
+    versions = sorted(by_version, key=lambda version: tuple(int(part) for part in version.split(".")))
+    counts = [
+        f"{n1} and {n2} cycles"
+        + (
+            " for the rows with resources per request"
+            if all(key.startswith(("resources_", "async_resources_")) for key in keys)
+            else ""
+        )
+        for (n1, n2), keys in sorted(cycles.items(), reverse=True)
+    ]
     lines = [
-        "The same rows measured with each CPython (3.14 and 3.15 from Debian sid), each file the "
-        "difference between runs of "
-        + ", ".join(sorted({f"{document['n1']} and {document['n2']}" for document in documents}))
-        + " cycles: the ratio, and the two counts it divides. `fast path` is `c-fast`.",
+        "The same counts with each CPython (3.14 and 3.15 are Debian sid's), each the difference "
+        f"between runs of {', '.join(counts)}: the ratio, then the two counts it divides. "
+        "`c-fast` is the fast path (`di_scopes.fastapi.inject`, its endpoint scope included).",
         "",
-        "| ratio | target | " + " | ".join(f"CPython {document['python']}" for document in documents) + " |",
-        "|---|---:|" + "---:|" * len(documents),
+        "| ratio | target | " + " | ".join(f"CPython {version}" for version in versions) + " |",
+        "|---|---:|" + "---:|" * len(versions),
     ]
     for scenario, top, bottom, bound in VERSION_RATIOS:
         cells = []
-        for rows in counts:
-            row = rows.get(scenario, {})
+        for version in versions:
+            row = by_version[version].get(scenario, {})
             if top in row and bottom in row:
                 cells.append(f"{fmt_ratio(row[top] / row[bottom])} ({row[top]:,} / {row[bottom]:,})")
             else:
                 cells.append("—")
+        if all(cell == "—" for cell in cells):
+            continue
         name = f"{SCENARIOS[scenario][1]}: `{top}` / `{bottom}`"
         lines.append(f"| {name} | {'—' if bound is None else f'≤ {bound:.2f}×'} | " + " | ".join(cells) + " |")
     return lines
