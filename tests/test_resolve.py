@@ -358,6 +358,8 @@ class TestExclusiveScopes:
         for name in (Name("ws"), Scopes.WEBSOCKET):
             provider = impl.ContextLocalSingleton(Session).in_scope(name)
             assert type(provider.scope_name) is str and provider.scope_name == "ws"
+            made = impl.Scope(name, exclusive=True)
+            assert type(made.name) is str and made.name == "ws" and made.exclusive is True
             with impl.scope(name) as outer, impl.Scope("job") as inner:
                 assert type(outer.name) is str and outer.name == "ws"
                 assert provider() is provider()
