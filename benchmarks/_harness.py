@@ -109,17 +109,22 @@ SCENARIOS = {
 # found in the scope), torn down at the scope's end. A fit over the counts shows the cost per
 # resource and whether it grows with N (see benchmarks.callgrind --fit).
 RESOURCE_COUNTS = (1, 5, 20, 100)
+_WHAT = {1: "resource"}  # else "resources"
 for _count in RESOURCE_COUNTS:
-    _what = "resource" if _count == 1 else "resources"
-    SCENARIOS[f"resources_{_count}"] = ("many", f"8. {_count} {_what} per request", "cycle", max(10, 100 // _count))
-for _count in RESOURCE_COUNTS:
-    SCENARIOS[f"async_resources_{_count}"] = (
-        "amany",
-        f"9. {_count} async {'resource' if _count == 1 else 'resources'} per request",
+    SCENARIOS[f"resources_{_count}"] = (
+        "many",
+        f"8. {_count} {_WHAT.get(_count, 'resources')} per request",
         "cycle",
         max(10, 100 // _count),
     )
-del _count, _what
+for _count in RESOURCE_COUNTS:
+    SCENARIOS[f"async_resources_{_count}"] = (
+        "amany",
+        f"9. {_count} async {_WHAT.get(_count, 'resources')} per request",
+        "cycle",
+        max(10, 100 // _count),
+    )
+del _count, _WHAT
 
 
 def quadratic_fit(points: list[tuple[int, float]]) -> tuple[float, float, float]:

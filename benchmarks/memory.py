@@ -21,6 +21,7 @@ import tracemalloc
 from collections.abc import Awaitable, Callable
 
 from ._harness import COMMITTED, check_ledger
+from ._variants import make
 from ._workload import LEDGER, Session, asession_gen
 
 
@@ -31,8 +32,8 @@ def _bare() -> Callable[[asyncio.Event], Awaitable[None]]:
     return task
 
 
-def _twin(module: str) -> Callable[[asyncio.Event], Awaitable[None]]:
-    twin = __import__(f"di_scopes.{module}", fromlist=["scope"])
+def _twin(name: str) -> Callable[[asyncio.Event], Awaitable[None]]:
+    twin = make(name).m  # the twin's module, imported directly (as every benchmark row does)
     session = twin.ContextLocalResource(asession_gen)
     scope = twin.scope
 
@@ -45,11 +46,7 @@ def _twin(module: str) -> Callable[[asyncio.Event], Awaitable[None]]:
 
 
 def _dishka() -> Callable[[asyncio.Event], Awaitable[None]]:
-    import dishka
-
-    provider = dishka.Provider()
-    provider.provide(asession_gen, scope=dishka.Scope.REQUEST, provides=Session)
-    container = dishka.make_async_container(provider)
+    container = make("dishka")._container(asession_gen, asynchronous=True)  # the rows' container
 
     async def task(release: asyncio.Event) -> None:
         async with container() as request:
@@ -62,8 +59,8 @@ def _dishka() -> Callable[[asyncio.Event], Awaitable[None]]:
 REPEATS = 5  # the median of this many differences is reported
 
 VARIANTS: dict[str, Callable[[], Callable[[asyncio.Event], Awaitable[None]]]] = {
-    "c": lambda: _twin("_scope_c"),
-    "py": lambda: _twin("_scope_py"),
+    "c": lambda: _twin("c"),
+    "py": lambda: _twin("py"),
     "dishka": _dishka,
 }
 

@@ -81,9 +81,8 @@ def inject(fn: _F) -> _F:
     injected = set(binding.reference_injections)
     visible = visible_signature(fn, injected)
     twin = _select.active()
-    make_scope = twin.scope
     # Each call's endpoint scope is a fresh copy of this one (its name and flag checked once).
-    fresh_scope = make_scope(ENDPOINT_SCOPE, exclusive=True)._fresh
+    fresh_scope = twin.scope(ENDPOINT_SCOPE, exclusive=True)._fresh
     # The providers are read from the wiring record at each call: wire() binds them, unwire()
     # replaces the record's dicts.
     inject_into = twin.inject_into
