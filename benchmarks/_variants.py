@@ -726,6 +726,66 @@ class Dishka(ResolvesByType):
         return cycle
 
 
+class DishkaFastAPI(GraphShapes):
+    """The service graphs as dishka's FastAPI integration injects an endpoint's ``FromDishka[T]``
+    parameter (``dishka.integrations.fastapi.inject``/``inject_sync``): the counterpart of the
+    ``c-fast`` rows. The endpoint is called directly, without FastAPI, with the request that
+    FastAPI would pass it; each cycle opens the request container and puts it in the request's
+    state, as dishka's middleware does. The Starlette ``Request`` is made once: FastAPI makes one
+    per request whichever library injects."""
+
+    name = "dishka-fastapi"
+    label = "dishka, through its FastAPI `@inject`"
+
+    def __init__(self) -> None:
+        self.dishka = Dishka()
+
+    def _endpoint(self, shape: str, asynchronous: bool):
+        from dishka.integrations import fastapi as dishka_fastapi
+        from starlette.requests import Request
+
+        container = self.dishka._opener(shape, asynchronous)
+        top = SHAPES[shape][0]
+        if asynchronous:
+
+            async def endpoint(top: Any) -> Any:
+                return top
+
+        else:
+
+            def endpoint(top: Any) -> Any:  # type: ignore[misc]
+                return top
+
+        endpoint.__annotations__ = {"top": dishka_fastapi.FromDishka[top], "return": Any}
+        endpoint = (dishka_fastapi.inject if asynchronous else dishka_fastapi.inject_sync)(endpoint)
+        request = Request({"type": "http", "state": {}})
+        return container, request, endpoint, SHAPES[shape][1]
+
+    def _graph(self, shape: str):
+        container, request, endpoint, check = self._endpoint(shape, False)
+        state = request.state
+
+        def cycle() -> None:
+            with container() as opened:
+                state.dishka_container = opened
+                built = endpoint(___dishka_request=request)
+            check(built)
+
+        return cycle
+
+    def _agraph(self, shape: str):
+        container, request, endpoint, check = self._endpoint(shape, True)
+        state = request.state
+
+        async def cycle() -> None:
+            async with container() as opened:
+                state.dishka_container = opened
+                built = await endpoint(___dishka_request=request)
+            check(built)
+
+        return cycle
+
+
 def _get2(get: Callable[[Any], Any]) -> tuple:
     return get(Session), get(Session)
 
@@ -1230,6 +1290,7 @@ VARIANTS = (
     "di-contextlocal-singleton",
     "di-contextlocal-resource",
     "dishka",
+    "dishka-fastapi",
     "wireup",
     "that-depends",
     "di-factory-floor",
@@ -1241,6 +1302,7 @@ _PEERS: dict[str, Callable[[], Variant]] = {
     "di-contextlocal-singleton": DiContextLocalSingleton,
     "di-contextlocal-resource": DiContextLocalResource,
     "dishka": Dishka,
+    "dishka-fastapi": DishkaFastAPI,
     "wireup": Wireup,
     "that-depends": ThatDepends,
     "c-fast": FastPath,

@@ -62,6 +62,9 @@ NOTES = {
     "di-contextlocal-resource": "`shutdown()` in the same context ends a cycle (the empty scope row is "
     "one `shutdown()`); tears down as on success, so the error path **commits**",
     "dishka": "`Scope.REQUEST` for the session and every class of the graph; `with container() as request:`",
+    "dishka-fastapi": "the `dishka` rows' container, its graphs injected into an endpoint's `FromDishka[T]` "
+    "parameter by `dishka.integrations.fastapi.inject` (`inject_sync` for `def`): the counterpart of "
+    "`c-fast`, the endpoint called directly with the request its middleware fills",
     "wireup": '`lifetime="scoped"` for the session and every class of the graph; `with container.enter_scope():`',
     "that-depends": "`ContextResource` in a `BaseContainer` (`default_scope = None`), "
     "`with container_context(Container):`; closes without the exception, so the error path **commits**",
@@ -221,14 +224,16 @@ def callgrind_section(path: str) -> list[str]:
     lines = [
         f"Instructions per cycle (per resolve for the cached resolve), Python {document.get('python', '?')}: "
         f"the difference between runs of {document['n1']} and {document['n2']} cycles, divided by "
-        f"{document['n2'] - document['n1']}. Repeatable to a few per cent between runs (more where a variant leaves "
+        f"{document['n2'] - document['n1']} (ten times as many resolves for the cached resolve: "
+        "`benchmarks.callgrind.SCALE`). Repeatable to a few per cent between runs (more where a variant leaves "
         "reference cycles to the garbage collector).",
         *own_counts(document["results"]),
         "",
         "| scenario | "
         + " | ".join(f"`{name}`" for name in variants)
-        + " | compiled / floor | compiled / Object | compiled / dishka | fast path / dishka |",
-        "|---|" + "---:|" * (len(variants) + 4),
+        + " | compiled / floor | compiled / Object | compiled / dishka | fast path / dishka"
+        + " | fast path / dishka's FastAPI `@inject` |",
+        "|---|" + "---:|" * (len(variants) + 5),
     ]
     for key in SCENARIOS:
         rows = by_scenario.get(key)
@@ -239,7 +244,8 @@ def callgrind_section(path: str) -> list[str]:
             fmt_ratio(rows["c"] / rows[other]) if "c" in rows and other in rows else "—"
             for other in ("floor", "object", "dishka")
         ]
-        against.append(fmt_ratio(rows["c-fast"] / rows["dishka"]) if "c-fast" in rows and "dishka" in rows else "—")
+        for other in ("dishka", "dishka-fastapi"):
+            against.append(fmt_ratio(rows["c-fast"] / rows[other]) if "c-fast" in rows and other in rows else "—")
         lines.append(f"| {SCENARIOS[key][1]} | " + " | ".join(cells + against) + " |")
     fits = resource_fits(document["results"])
     if fits:
@@ -268,6 +274,12 @@ VERSION_RATIOS = [
     ("async_service_graph", "c-fast", "dishka", 0.8),
     ("chain", "c-fast", "dishka", None),
     ("async_chain", "c-fast", "dishka", None),
+    # The fast path against dishka's own FastAPI injection, the layer the rows above charge to
+    # di-scopes alone.
+    ("service_graph", "c-fast", "dishka-fastapi", None),
+    ("async_service_graph", "c-fast", "dishka-fastapi", None),
+    ("chain", "c-fast", "dishka-fastapi", None),
+    ("async_chain", "c-fast", "dishka-fastapi", None),
     ("resources_100", "c", "dishka", 0.7),
     ("async_resources_100", "c", "dishka", 0.7),
 ]
@@ -300,8 +312,10 @@ def versions_section(paths: list[str]) -> list[str]:
     ]
     lines = [
         "The same counts with each CPython (3.14 and 3.15 are Debian sid's), each the difference "
-        f"between runs of {', '.join(counts)}: the ratio, then the two counts it divides. "
-        "`c-fast` is the fast path (`di_scopes.fastapi.inject`, its endpoint scope included).",
+        f"between runs of {', '.join(counts)} (ten times as many resolves for the cached resolve): the ratio, "
+        "then the two counts it divides. "
+        "`c-fast` is the fast path (`di_scopes.fastapi.inject`, its endpoint scope included); "
+        "`dishka-fastapi` is dishka through its FastAPI `@inject`.",
         "",
         "| ratio | target | " + " | ".join(f"CPython {version}" for version in versions) + " |",
         "|---|---:|" + "---:|" * len(versions),

@@ -24,7 +24,18 @@ def test_the_version_table_joins_the_files_of_each_version_in_version_order(tmp_
 
     paths = [
         write("3.9.json", "3.9.1", 200, 1200, [("request_cycle", "c", 100), ("request_cycle", "dishka", 400)]),
-        write("3.10.json", "3.10.2", 200, 1200, [("request_cycle", "c", 150), ("request_cycle", "dishka", 300)]),
+        write(
+            "3.10.json",
+            "3.10.2",
+            200,
+            1200,
+            [
+                ("request_cycle", "c", 150),
+                ("request_cycle", "dishka", 300),
+                ("service_graph", "c-fast", 90),
+                ("service_graph", "dishka-fastapi", 150),
+            ],
+        ),
         write("3.10-scaling.json", "3.10.2", 20, 220, [("resources_100", "c", 70), ("resources_100", "dishka", 100)]),
     ]
     lines = report.versions_section(sorted(paths))
@@ -34,5 +45,8 @@ def test_the_version_table_joins_the_files_of_each_version_in_version_order(tmp_
     assert cycle.endswith("| ≤ 0.40× | 0.25× (100 / 400) | 0.50× (150 / 300) |")
     scaling = next(line for line in lines if "100 resources" in line)
     assert scaling.endswith("| ≤ 0.70× | — | 0.70× (70 / 100) |")
+    fast = next(line for line in lines if "`c-fast` / `dishka-fastapi`" in line)
+    assert fast.endswith("| — | — | 0.60× (90 / 150) |")
+    assert not any("`c-fast` / `dishka` |" in line for line in lines)  # dishka's container not measured
     assert not any(line.startswith("| 1. cached resolve") for line in lines)  # measured nowhere
     assert report.versions_section([])[0].startswith("Not measured yet")
