@@ -10,7 +10,9 @@ one run to the next; from 2,000 resolves on it stays within one per cent.
 
     python -m benchmarks.callgrind                       # scenarios 1-3: c, floor, object, dishka
     python -m benchmarks.callgrind -s request_cycle -v c --profile
-    python -m benchmarks.callgrind --json docs/callgrind.json   # also read by benchmarks.report
+    python -m benchmarks.callgrind -s ... -v ... --json docs/callgrind.json [--append]
+                                    # read by benchmarks.report; the full table's commands are
+                                    # under Reproducing in docs/performance.md
 
 ``python -m benchmarks.callgrind run SCENARIO VARIANT N`` is what runs under valgrind.
 """

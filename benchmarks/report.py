@@ -213,7 +213,10 @@ def own_counts(rows: list[dict]) -> list[str]:
 
 def callgrind_section(path: str) -> list[str]:
     if not os.path.exists(path):
-        return ["Not measured yet: `python -m benchmarks.callgrind --json docs/callgrind.json`."]
+        return [
+            "Not measured yet: `python -m benchmarks.callgrind --json docs/callgrind.json` "
+            "(the commands of the full table are under Reproducing in docs/performance.md)."
+        ]
     with open(path) as data:
         document = json.load(data)
     by_scenario: dict[str, dict[str, int]] = {}
