@@ -21,6 +21,7 @@ from typing import Any
 
 from ._harness import RESOURCE_COUNTS, SCENARIOS, resource_fits
 from ._variants import VARIANTS, variant_class
+from .callgrind import SCALE
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = os.path.join(ROOT, "docs")
@@ -211,6 +212,13 @@ def own_counts(rows: list[dict]) -> list[str]:
     return [f"The rows with resources per request: the difference between runs of {counts}."]
 
 
+def scaled_rows() -> str:
+    """Which rows callgrind ran with more cycles (``benchmarks.callgrind.SCALE``), as a clause."""
+    return ", ".join(
+        f"{factor}× the cycles for the {SCENARIOS[key][1].split('. ', 1)[1]}" for key, factor in SCALE.items()
+    )
+
+
 def callgrind_section(path: str) -> list[str]:
     if not os.path.exists(path):
         return [
@@ -227,8 +235,8 @@ def callgrind_section(path: str) -> list[str]:
     lines = [
         f"Instructions per cycle (per resolve for the cached resolve), Python {document.get('python', '?')}: "
         f"the difference between runs of {document['n1']} and {document['n2']} cycles, divided by "
-        f"{document['n2'] - document['n1']} (ten times as many resolves for the cached resolve: "
-        "`benchmarks.callgrind.SCALE`). Repeatable to a few per cent between runs (more where a variant leaves "
+        f"{document['n2'] - document['n1']} ({scaled_rows()}: `benchmarks.callgrind.SCALE`)."
+        " Repeatable to a few per cent between runs (more where a variant leaves "
         "reference cycles to the garbage collector).",
         *own_counts(document["results"]),
         "",
@@ -315,7 +323,7 @@ def versions_section(paths: list[str]) -> list[str]:
     ]
     lines = [
         "The same counts with each CPython (3.14 and 3.15 are Debian sid's), each the difference "
-        f"between runs of {', '.join(counts)} (ten times as many resolves for the cached resolve): the ratio, "
+        f"between runs of {', '.join(counts)} ({scaled_rows()}): the ratio, "
         "then the two counts it divides. "
         "`c-fast` is the fast path (`di_scopes.fastapi.inject`, its endpoint scope included); "
         "`dishka-fastapi` is dishka through its FastAPI `@inject`.",
