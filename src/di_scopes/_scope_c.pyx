@@ -18,8 +18,9 @@ from cpython.contextvars cimport PyContextVar_Set, get_value
 from cpython.exc cimport PyErr_Clear, PyErr_ExceptionMatches
 from cpython.list cimport PyList_AsTuple, PyList_New, PyList_SET_ITEM
 from cpython.long cimport PyLong_FromVoidPtr
-from cpython.object cimport PyObject, PyObject_Call
+from cpython.object cimport PyObject, PyObject_Call, PyObject_CallObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from dependency_injector.providers cimport Callable, Factory, Injection, NamedInjection, Provider
 
 import asyncio

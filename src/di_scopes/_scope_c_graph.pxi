@@ -1,6 +1,8 @@
 # The fast path's Factory graphs: the section of _scope_c.pyx that builds dependency-injector
 # Factory graphs for di_scopes.fastapi.inject (the same section of _scope_py.py). Included by
-# _scope_c.pyx at its place among the sections, which it shares everything with.
+# _scope_c.pyx at its place among the sections, which it shares everything with. Beyond the pure
+# twin, it builds a Factory latched to sync mode itself (_build_sync), as dependency-injector's
+# sync call does, where the pure twin calls it.
 
 cdef object _Factory = providers.Factory
 cdef object _future_done = asyncio.Future.done
@@ -8,6 +10,12 @@ cdef object _future_result = asyncio.Future.result
 cdef object _future_cancelled = asyncio.Future.cancelled
 cdef object _future_exception = asyncio.Future.exception
 cdef set _plain_classes = set()  # classes whose instances are never futures or coroutines
+
+cdef extern from "Python.h":
+    # A Factory graph that refers back to itself raises RecursionError, as a chain of
+    # dependency-injector's calls does, instead of overflowing the C stack.
+    int Py_EnterRecursiveCall(const char *where) except 1  # 1 with RecursionError set
+    void Py_LeaveRecursiveCall()
 
 
 def provide_graph(provider):
@@ -32,11 +40,51 @@ cdef object _provide_graph(provider):
 
 
 cdef inline object _call_provider(provider):
-    """``provider()``; a scoped provider without the call dispatch."""
+    """``provider()``; a scoped provider without the call dispatch, a sync ``Factory`` built here."""
     cls = type(provider)
     if cls is ContextLocalResource or cls is ContextLocalSingleton:
         return _call_noargs(<_ScopedProvider>provider)
+    if cls is _Factory and _builds_sync(<Factory>provider):
+        return _build_sync(<Factory>provider)
     return provider()
+
+
+cdef inline bint _builds_sync(Factory factory) noexcept:
+    """Whether ``factory()`` is dependency-injector's sync call, which _build_sync makes: the
+    Factory latched to sync mode, not overridden, without attribute injections (which that call
+    still looks for futures in)."""
+    return (
+        factory._async_mode == ASYNC_MODE_DISABLED and factory._last_overriding is None
+        and factory._attributes_len == 0
+    )
+
+
+cdef object _build_sync(Factory factory):
+    # What dependency-injector's call of a Factory in sync mode does: each injection's provider
+    # called in order, positional ones then keyword ones, its value passed as it is (sync mode
+    # looks for no future), the instance returned as it is. _reads_match checks the fields.
+    cdef Callable instantiator = factory._instantiator
+    cdef tuple injections = instantiator._args
+    cdef Py_ssize_t index, count = len(injections)
+    cdef Injection injection
+    cdef dict kwargs = None
+    Py_EnterRecursiveCall(" while building a Factory graph")
+    try:
+        args = PyTuple_New(count)
+        for index in range(count):
+            injection = <Injection>injections[index]
+            value = _call_provider(injection._value) if injection._call else injection._value
+            Py_INCREF(value)
+            PyTuple_SET_ITEM(args, index, value)
+        if instantiator._kwargs_len:
+            kwargs = {}
+            for injection in instantiator._kwargs:
+                value = injection._value
+                kwargs[(<NamedInjection>injection)._name] = _call_provider(value) if injection._call else value
+            return PyObject_Call(instantiator._provides, args, kwargs)
+        return PyObject_CallObject(instantiator._provides, args)
+    finally:
+        Py_LeaveRecursiveCall()
 
 
 cdef inline bint _enabled(provider):
@@ -113,6 +161,14 @@ cdef class _GraphState:
 
 
 cdef object _build_graph(Factory factory):
+    Py_EnterRecursiveCall(" while building a Factory graph")
+    try:
+        return _build_graph_here(factory)
+    finally:
+        Py_LeaveRecursiveCall()
+
+
+cdef object _build_graph_here(Factory factory):
     # The pure twin reads the Factory's args, kwargs, attributes and provides properties, which
     # build a tuple or a dict of the original values at each read;
     # this reads the injections they are built from, as dependency-injector's own call does.

@@ -1400,6 +1400,11 @@ def scope(name: str | _F = DEFAULT_SCOPE_NAME, *, exclusive: bool = False) -> Sc
 # simply called; and each ``Factory`` built here is left in the async mode a call of it would have
 # left it in (a ``Factory`` is asynchronous when an injection's provider is, even if the instance
 # that provider gave was built here at once).
+#
+# The compiled twin also builds a plain ``Factory`` latched to sync mode, not overridden and
+# without attribute injections, as dependency-injector's sync call does (each injection's
+# provider called in order, its value passed as it is): in C that saves most of the call's cost,
+# here it would add to it, so this twin calls such a provider. The behaviour is the same.
 
 _Factory = providers.Factory
 _is_provider = providers.is_provider
