@@ -175,7 +175,10 @@ def test_the_fast_path_builds_a_ready_graph_in_place(twin, suspend):
     asyncio.run(main())
 
 
-def test_a_sync_graph_is_left_to_dependency_injector(twin):
+def test_a_sync_graph_is_built_as_dependency_injectors_sync_call_builds_it(twin):
+    """Latched to sync mode by the first call, the Factory is built by the compiled twin itself
+    (by dependency-injector's call in the pure twin): a new instance each time, over the
+    scope's session, and an override set later is honoured."""
     provide = twin.provide_graph
 
     class Container(containers.DeclarativeContainer):
@@ -187,7 +190,74 @@ def test_a_sync_graph_is_left_to_dependency_injector(twin):
         repo = provide(container.repo)
         assert repo.session is container.session()
         assert container.repo.is_async_mode_disabled()
-        assert provide(container.repo).session is repo.session
+        again = provide(container.repo)
+        assert type(again) is Repo and again is not repo and again.session is repo.session
+        with container.session.override(providers.Object("overridden")):
+            assert provide(container.repo).session == "overridden"
+        with container.repo.override(providers.Object("the repo overridden")):
+            assert provide(container.repo) == "the repo overridden"
+
+
+class Teardowns:
+    """What an endpoint-scoped resource saw, and a function that runs in its scope."""
+
+    def __init__(self, twin, failing_teardown=False):
+        self.seen = []
+        self.twin = twin
+
+        def resource():
+            self.seen.append("open")
+            try:
+                yield "resource"
+            except BaseException as error:
+                self.seen.append(f"rollback {type(error).__name__}")
+                raise
+            self.seen.append("commit")
+            if failing_teardown:
+                raise RuntimeError("the teardown failed")
+
+        self.resource = twin.ContextLocalResource(resource).in_scope("endpoint")
+
+
+@pytest.mark.parametrize(
+    "outcome", ["returns", "raises", "leaves a scope open", "teardown fails", "raises and teardown fails"]
+)
+def test_call_in_scope_does_what_a_with_statement_does(twin, outcome):
+    """The sync fast path's call (``call_in_scope``, compiled in the compiled twin) against the
+    with statement it stands for, on the same scopes, functions and resources."""
+
+    def run(in_scope):
+        teardowns = Teardowns(twin, failing_teardown="teardown fails" in outcome)
+        inner = []
+
+        def fn(value, resource=None):
+            assert twin.current_scope().name == "endpoint"
+            if outcome == "leaves a scope open":
+                inner.append(twin.scope("inner"))
+                inner[0].__enter__()
+            if outcome.startswith("raises"):
+                raise LookupError(f"{value} {resource}")
+            return (value, resource)
+
+        with twin.scope():
+            fresh = twin.scope("endpoint", exclusive=True)._fresh()
+            kwargs = {}
+            try:
+                result = ("returned", in_scope(fresh, {"resource": teardowns.resource}, fn, ("value",), kwargs))
+            except Exception as error:
+                context = error.__context__
+                result = ("raised", type(error).__name__, str(error), type(context).__name__ if context else None)
+            assert twin.current_scope().name == "request"
+        return result, teardowns.seen, kwargs
+
+    def with_statement(scope, injections, fn, args, kwargs):
+        with scope:
+            twin.inject_sync(injections, kwargs)
+            return fn(*args, **kwargs)
+
+    fast = run(twin.call_in_scope)
+    assert fast == run(with_statement)
+    assert fast[1][0] == "open" and fast[2] == {"resource": "resource"}
 
 
 class Lazy:

@@ -90,6 +90,7 @@ __all__ = [
     "ScopeError",
     "ScopeValue",
     "await_pending",
+    "call_in_scope",
     "current_scope",
     "inject_into",
     "inject_sync",
@@ -444,6 +445,10 @@ cdef class Scope:  # no freelist: a reused object keeps its "finalized" mark, an
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        self._exit(exc)
+
+    cdef _exit(self, exc):
+        """What ``__exit__`` does, for ``call_in_scope``."""
         cdef list inner = self._check_exit(exc, "__exit__()")
         if inner is not None:
             error = self._exit_out_of_order(inner)

@@ -331,7 +331,26 @@ def inject_into(dict injections, dict kwargs):
 def inject_sync(dict injections, dict kwargs):
     """Resolve a sync function's injections into ``kwargs``, as dependency-injector's ``@inject``
     does: each provider called, its value passed as it is (_scope_py.inject_sync)."""
+    _inject_sync(injections, kwargs)
+
+
+cdef _inject_sync(dict injections, dict kwargs):
     for name, provider in injections.items():
         if name in kwargs and not isinstance(kwargs[name], _MARKERS):
             continue
         kwargs[name] = _call_provider(provider)
+
+
+def call_in_scope(Scope scope, dict injections, fn, tuple args, dict kwargs):
+    """``with scope:`` resolve ``fn``'s injections into ``kwargs`` and return ``fn(*args,
+    **kwargs)``: the sync fast path's call, without the with statement's method calls
+    (_scope_py.call_in_scope)."""
+    scope._activate()
+    try:
+        _inject_sync(injections, kwargs)
+        result = PyObject_Call(fn, args, kwargs)
+    except BaseException as error:
+        scope._exit(error)
+        raise
+    scope._exit(None)
+    return result

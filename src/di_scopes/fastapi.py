@@ -87,6 +87,7 @@ def inject(fn: _F) -> _F:
     # replaces the record's dicts.
     inject_into = twin.inject_into
     inject_sync = twin.inject_sync
+    call_in_scope = twin.call_in_scope
     await_pending = twin.await_pending
     # Closing[...] markers need dependency-injector's own resolver, which shuts them down.
     via_wiring = bool(binding.reference_closing)
@@ -192,11 +193,10 @@ def inject(fn: _F) -> _F:
         else:
 
             def endpoint(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
-                with fresh_scope():
-                    if via_wiring:
+                if via_wiring:
+                    with fresh_scope():
                         return call_closing(args, kwargs)
-                    inject_sync(binding.injections, kwargs)
-                    return fn(*args, **kwargs)
+                return call_in_scope(fresh_scope(), binding.injections, fn, args, kwargs)
 
     functools.update_wrapper(endpoint, fn)
     endpoint.__signature__ = visible  # type: ignore[attr-defined]
