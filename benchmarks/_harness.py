@@ -98,10 +98,14 @@ SCENARIOS = {
     "service_graph": ("graph", "4. service graph", "cycle", 100),
     "nested_graph": ("ngraph", "4b. nested service graph", "cycle", 100),
     "chain": ("chain", "4c. three-level chain", "cycle", 100),
+    "chain_1": ("chain1", "4d. one-level chain", "cycle", 100),
+    "chain_10": ("chain10", "4e. ten-level chain", "cycle", 100),
     "async_request_cycle": ("acycle", "5a. async request cycle", "cycle", 100),
     "async_service_graph": ("agraph", "5b. async service graph", "cycle", 100),
     "async_nested_graph": ("angraph", "5c. async nested service graph", "cycle", 100),
     "async_chain": ("achain", "5d. async three-level chain", "cycle", 100),
+    "async_chain_1": ("achain1", "5e. async one-level chain", "cycle", 100),
+    "async_chain_10": ("achain10", "5f. async ten-level chain", "cycle", 100),
     "error_path": ("error_cycle", "6. error path (rollback)", "cycle", 100),
     "threads": ("thread_cycle", "7. worker thread + caller", "cycle", 20),
 }
@@ -154,6 +158,31 @@ def resource_fits(rows: list[dict]) -> list[tuple[str, str, tuple[float, float, 
     return [(variant, kind, quadratic_fit(found)) for (variant, kind), found in points.items() if len(found) >= 3]
 
 
+# The chain-depth rows: the levels of Factory chain each chain scenario builds.
+CHAIN_DEPTHS = {"chain_1": 1, "chain": 3, "chain_10": 10, "async_chain_1": 1, "async_chain": 3, "async_chain_10": 10}
+
+
+def chain_fits(rows: list[dict]) -> list[tuple[str, str, tuple[float, float]]]:
+    """``(variant, "sync" or "async", (a, b))`` for each variant measured at every chain depth
+    among callgrind's ``rows``: the least-squares ``a + b·depth``, b the cost of a level."""
+    points: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    for row in rows:
+        depth = CHAIN_DEPTHS.get(row["scenario"])
+        if depth is not None:
+            kind = "async" if row["scenario"].startswith("async") else "sync"
+            points.setdefault((row["variant"], kind), []).append((depth, row["instructions"]))
+    fits = []
+    for (variant, kind), found in points.items():
+        if len(found) == 3:
+            mean_depth = sum(depth for depth, _ in found) / 3
+            mean_cost = sum(cost for _, cost in found) / 3
+            slope = sum((depth - mean_depth) * (cost - mean_cost) for depth, cost in found) / sum(
+                (depth - mean_depth) ** 2 for depth, _ in found
+            )
+            fits.append((variant, kind, (mean_cost - slope * mean_depth, slope)))
+    return fits
+
+
 def resource_count(scenario: str) -> int | None:
     """N of a scaling row (``resources_N``, ``async_resources_N``), else None."""
     prefix, _, count = scenario.rpartition("_")
@@ -201,6 +230,8 @@ def build(scenario: str, variant, cycles: int, *, loop=None, executor=None) -> I
         run = looped(variant.ngraph(), cycles)
     elif scenario == "chain":
         run = looped(variant.chain(), cycles)
+    elif scenario in ("chain_1", "chain_10"):
+        run = looped(getattr(variant, SCENARIOS[scenario][0])(), cycles)
     elif scenario == "async_request_cycle":
         run = looped_async(loop, variant.acycle(), cycles)
     elif scenario == "async_service_graph":
@@ -209,6 +240,8 @@ def build(scenario: str, variant, cycles: int, *, loop=None, executor=None) -> I
         run = looped_async(loop, variant.angraph(), cycles)
     elif scenario == "async_chain":
         run = looped_async(loop, variant.achain(), cycles)
+    elif scenario in ("async_chain_1", "async_chain_10"):
+        run = looped_async(loop, getattr(variant, SCENARIOS[scenario][0])(), cycles)
     elif scenario == "error_path":
         run = looped_raising(variant.error_cycle(), cycles, variant.error_outcome)
     elif scenario == "threads":

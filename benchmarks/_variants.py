@@ -14,8 +14,10 @@ Scenario methods (a variant lacking one does not take part in that scenario):
 - ``graph()``: enter, resolve Service(Repo(Session), Session), exit with teardown;
 - ``ngraph()``: the same for RepoService(Repo(Session)), a service made from its repository alone;
 - ``chain()``: the same for Handler(RepoService(Repo(Session))), a three-level chain;
-- ``acycle()``, ``agraph()``, ``angraph()``, ``achain()``: the same with ``async with`` and an
-  async-generator session;
+- ``chain1()``, ``chain10()``: the same for Repo(Session) alone and for a ten-level chain
+  (seven more levels over Handler), the chain-depth rows;
+- ``acycle()``, ``agraph()``, ``angraph()``, ``achain()``, ``achain1()``, ``achain10()``: the
+  same with ``async with`` and an async-generator session;
 - ``error_cycle()``: ``cycle()`` raising ``Boom`` inside the scope (the caller's ``except`` catches it);
 - ``many(n)``, ``amany(n)``: enter, resolve ``n`` distinct scoped sessions once each, then each
   again (found in the scope), exit with ``n`` teardowns; sync and async;
@@ -38,7 +40,7 @@ from typing import Any
 
 import pytest
 
-from ._workload import Boom, Handler, Repo, RepoService, Service, Session, asession_gen, session_gen
+from ._workload import LEVELS, Boom, Handler, Repo, RepoService, Service, Session, asession_gen, session_gen
 
 # What the error-path scenario ends with: the variant's teardown path when the scope raises.
 COMMITTED, ROLLED_BACK = "committed", "rolled back"
@@ -70,10 +72,35 @@ def _same_chain(handler: Any) -> None:
     _same_nested(handler.service)
 
 
+def _same_repo(repo: Any) -> None:
+    if not (type(repo) is Repo and type(repo.session) is Session):
+        raise SharingError(f"the one-level chain is not Repo(Session): {repo!r}")
+
+
+def _same_chain10(top: Any) -> None:
+    for level in reversed(LEVELS):
+        if type(top) is not level:
+            raise SharingError(f"the ten-level chain has {top!r} where a {level.__name__} belongs")
+        top = top.inner
+    _same_chain(top)
+
+
 # Each graph shape: the top class of its Factory chain and the check of what it gave.
-SHAPES = {"graph": (Service, _same_graph), "ngraph": (RepoService, _same_nested), "chain": (Handler, _same_chain)}
+SHAPES = {
+    "graph": (Service, _same_graph),
+    "ngraph": (RepoService, _same_nested),
+    "chain": (Handler, _same_chain),
+    "chain1": (Repo, _same_repo),
+    "chain10": (LEVELS[-1], _same_chain10),
+}
 # The classes a container that resolves by type provides for each shape.
-GRAPH_CLASSES = {"graph": (Repo, Service), "ngraph": (Repo, RepoService), "chain": (Repo, RepoService, Handler)}
+GRAPH_CLASSES = {
+    "graph": (Repo, Service),
+    "ngraph": (Repo, RepoService),
+    "chain": (Repo, RepoService, Handler),
+    "chain1": (Repo,),
+    "chain10": (Repo, RepoService, Handler, *LEVELS),
+}
 
 
 def di_graph(session: Any, shape: str) -> Any:
@@ -83,15 +110,21 @@ def di_graph(session: Any, shape: str) -> Any:
     repo = providers.Factory(Repo, session)
     if shape == "graph":
         return providers.Factory(Service, repo, session)
-    service = providers.Factory(RepoService, repo)
-    return service if shape == "ngraph" else providers.Factory(Handler, service)
+    if shape == "chain1":
+        return repo
+    top = providers.Factory(RepoService, repo)
+    for cls in GRAPH_CLASSES[shape][2:]:
+        top = providers.Factory(cls, top)
+    return top
 
 
 def hand_built(session: Session, shape: str) -> Any:
     if shape == "graph":
         return Service(Repo(session), session)
-    service = RepoService(Repo(session))
-    return service if shape == "ngraph" else Handler(service)
+    top = Repo(session)
+    for cls in GRAPH_CLASSES[shape][1:]:
+        top = cls(top)
+    return top
 
 
 def _distinct(first: list, again: list, count: int) -> None:
@@ -133,6 +166,12 @@ class GraphShapes(Variant):
     def chain(self):
         return self._graph("chain")
 
+    def chain1(self):
+        return self._graph("chain1")
+
+    def chain10(self):
+        return self._graph("chain10")
+
     def agraph(self):
         return self._agraph("graph")
 
@@ -141,6 +180,12 @@ class GraphShapes(Variant):
 
     def achain(self):
         return self._agraph("chain")
+
+    def achain1(self):
+        return self._agraph("chain1")
+
+    def achain10(self):
+        return self._agraph("chain10")
 
 
 # di-scopes: both twins --------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""What every variant runs: one session type, one generator body (sync and async), three service graphs.
+"""What every variant runs: one session type, one generator body (sync and async), the service graphs.
 
 A ledger counts what happened to sessions, so each benchmark can check after its loop that the
 variant opened exactly one session per cycle and tore it down the expected way; a variant that
@@ -73,6 +73,25 @@ class Handler:
 
     def __init__(self, service: RepoService) -> None:
         self.service = service
+
+
+def _level(depth: int, below: type) -> type:
+    """Level<depth>(inner: below): one more level of a Factory chain."""
+
+    def __init__(self, inner) -> None:  # noqa: ANN001 - annotated below, with the class itself
+        self.inner = inner
+
+    __init__.__annotations__ = {"inner": below, "return": None}
+    cls = type(f"Level{depth}", (), {"__slots__": ("inner",), "__init__": __init__, "__module__": __name__})
+    __init__.__qualname__ = f"{cls.__name__}.__init__"
+    return cls
+
+
+# A ten-level chain: Level10(Level9(...Level4(Handler(RepoService(Repo(session)))))).
+LEVELS: list[type] = []
+for _depth in range(4, 11):
+    LEVELS.append(_level(_depth, LEVELS[-1] if LEVELS else Handler))
+del _depth
 
 
 class Boom(Exception):

@@ -167,10 +167,12 @@ def main(argv: list[str] | None = None) -> None:
                 for name, cost in top[: args.top]:
                     print(f"    {cost:10,.1f}  {name}")
             results.append(row)
-    from ._harness import resource_fits
+    from ._harness import chain_fits, resource_fits
 
     for variant, kind, (fixed, per, square) in resource_fits(results):
         print(f"{kind} resources, {variant}: {fixed:,.0f} + {per:,.0f} per resource + {square:,.2f} × N² instructions")
+    for variant, kind, (fixed, per) in chain_fits(results):
+        print(f"{kind} chains, {variant}: {fixed:,.0f} + {per:,.0f} per level instructions")
     if args.json:
         if args.append and os.path.exists(args.json):
             with open(args.json) as existing:

@@ -21,3 +21,19 @@ def test_the_count_per_cycle_is_the_difference_of_two_runs_over_their_cycles(mon
         ("cached_resolve", 2000),
         ("cached_resolve", 12000),
     ]
+
+
+def test_the_chain_rows_fit_a_cost_per_level() -> None:
+    from ._harness import chain_fits
+
+    rows = [
+        {"scenario": scenario, "variant": variant, "instructions": fixed + per * depth + noise}
+        for variant, fixed, per in (("c-fast", 20_000, 2_300), ("dishka", 23_000, 3_500))
+        for scenario, depth, noise in (("chain_1", 1, 40), ("chain", 3, -80), ("chain_10", 10, 40))
+    ]
+    rows += [{"scenario": "async_chain", "variant": "c-fast", "instructions": 37_000}]  # one depth: no fit
+    fits = {(variant, kind): fit for variant, kind, fit in chain_fits(rows)}
+    assert set(fits) == {("c-fast", "sync"), ("dishka", "sync")}
+    fixed, per = fits["c-fast", "sync"]
+    assert abs(per - 2_300) < 20 and abs(fixed - 20_000) < 100
+    assert fits["dishka", "sync"][1] > fits["c-fast", "sync"][1]

@@ -72,6 +72,12 @@ def test_chain(benchmark, variant):
     run_benchmark(benchmark, variant, "chain")
 
 
+@pytest.mark.parametrize("depth", [1, 10])
+@variants_for("chain_1")
+def test_chain_depth(benchmark, variant, depth):
+    run_benchmark(benchmark, variant, f"chain_{depth}")
+
+
 @variants_for("async_request_cycle")
 def test_async_request_cycle(benchmark, variant, loop):
     run_benchmark(benchmark, variant, "async_request_cycle", loop=loop)
@@ -90,6 +96,12 @@ def test_async_nested_graph(benchmark, variant, loop):
 @variants_for("async_chain")
 def test_async_chain(benchmark, variant, loop):
     run_benchmark(benchmark, variant, "async_chain", loop=loop)
+
+
+@pytest.mark.parametrize("depth", [1, 10])
+@variants_for("async_chain_1")
+def test_async_chain_depth(benchmark, variant, loop, depth):
+    run_benchmark(benchmark, variant, f"async_chain_{depth}", loop=loop)
 
 
 @variants_for("error_path")
