@@ -119,12 +119,17 @@ def di_graph(session: Any, shape: str) -> Any:
 
 
 def hand_built(session: Session, shape: str) -> Any:
+    # Written out: a loop over the classes would charge the floor for the loop.
     if shape == "graph":
         return Service(Repo(session), session)
-    top = Repo(session)
-    for cls in GRAPH_CLASSES[shape][1:]:
-        top = cls(top)
-    return top
+    if shape == "ngraph":
+        return RepoService(Repo(session))
+    if shape == "chain":
+        return Handler(RepoService(Repo(session)))
+    if shape == "chain1":
+        return Repo(session)
+    l4, l5, l6, l7, l8, l9, l10 = LEVELS
+    return l10(l9(l8(l7(l6(l5(l4(Handler(RepoService(Repo(session))))))))))
 
 
 def _distinct(first: list, again: list, count: int) -> None:
