@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import statistics
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -174,12 +175,8 @@ def chain_fits(rows: list[dict]) -> list[tuple[str, str, tuple[float, float]]]:
     fits = []
     for (variant, kind), found in points.items():
         if len(found) == 3:
-            mean_depth = sum(depth for depth, _ in found) / 3
-            mean_cost = sum(cost for _, cost in found) / 3
-            slope = sum((depth - mean_depth) * (cost - mean_cost) for depth, cost in found) / sum(
-                (depth - mean_depth) ** 2 for depth, _ in found
-            )
-            fits.append((variant, kind, (mean_cost - slope * mean_depth, slope)))
+            slope, intercept = statistics.linear_regression(*zip(*found, strict=True))
+            fits.append((variant, kind, (intercept, slope)))
     return fits
 
 

@@ -231,6 +231,7 @@ def callgrind_section(path: str) -> list[str]:
     for row in document["results"]:
         by_scenario.setdefault(row["scenario"], {})[row["variant"]] = row["instructions"]
     measured_only = ("c-unindexed",)  # callgrind-only variants (see _variants.make)
+    order = {name: index for index, name in enumerate((*VARIANTS, *measured_only))}
     variants = [name for name in (*VARIANTS, *measured_only) if any(name in rows for rows in by_scenario.values())]
     lines = [
         f"Instructions per cycle (per resolve for the cached resolve), Python {document.get('python', '?')}: "
@@ -269,7 +270,6 @@ def callgrind_section(path: str) -> list[str]:
             "| variant | resources | a (fixed) | b (per resource) | c (× N²) |",
             "|---|---|---:|---:|---:|",
         ]
-        order = {name: index for index, name in enumerate((*VARIANTS, *measured_only))}
         for variant, kind, (fixed, per, square) in sorted(fits, key=lambda fit: (fit[1] != "sync", order[fit[0]])):
             lines.append(f"| `{variant}` | {kind} | {fixed:,.0f} | {per:,.0f} | {square:,.2f} |")
     depth_fits = chain_fits(document["results"])
@@ -282,7 +282,6 @@ def callgrind_section(path: str) -> list[str]:
             "| variant | chains | a (fixed) | b (per level) |",
             "|---|---|---:|---:|",
         ]
-        order = {name: index for index, name in enumerate((*VARIANTS, *measured_only))}
         for variant, kind, (fixed, per) in sorted(depth_fits, key=lambda fit: (fit[1] != "sync", order[fit[0]])):
             lines.append(f"| `{variant}` | {kind} | {fixed:,.0f} | {per:,.0f} |")
     return lines

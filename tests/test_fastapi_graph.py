@@ -199,11 +199,10 @@ def test_a_sync_graph_is_built_as_dependency_injectors_sync_call_builds_it(twin)
 
 
 class Teardowns:
-    """What an endpoint-scoped resource saw, and a function that runs in its scope."""
+    """An endpoint-scoped resource, and what it saw."""
 
     def __init__(self, twin, failing_teardown=False):
         self.seen = []
-        self.twin = twin
 
         def resource():
             self.seen.append("open")
