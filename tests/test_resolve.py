@@ -55,6 +55,76 @@ def test_nested_scope_gets_its_own_instance(impl, provider):
         assert provider() is outer
 
 
+def test_an_instance_in_its_scope_is_found_from_the_scopes_nested_in_it(impl):
+    """A resolve of an instance already created (the compiled twin reads it without taking
+    references of its own, where the GIL allows): found from inside named and exclusive scopes
+    and among many instances; an override made since, or a scope that is closing, answers
+    through the resolve path instead."""
+    from dependency_injector import providers
+
+    bound = impl.ContextLocalSingleton(Session).in_scope("outer")
+    unbound = impl.ContextLocalSingleton(Session)
+    many = [impl.ContextLocalSingleton(Session) for _ in range(12)]  # past the index's threshold
+    seen_in_teardown = []
+
+    def resolves_in_teardown():
+        yield "resource"
+        try:
+            unbound()
+        except ScopeError as error:
+            seen_in_teardown.append(error)
+
+    resource = impl.ContextLocalResource(resolves_in_teardown)
+    with impl.scope("outer"):
+        with impl.scope("inner"):
+            resource()
+            first, open_one = bound(), unbound()
+            with impl.scope("endpoint", exclusive=True):
+                assert bound() is first and unbound() is open_one
+                with impl.scope("innermost"):
+                    assert bound() is first and unbound() is not open_one
+            instances = [each() for each in many]
+            assert all(each() is instance for each, instance in zip(many, instances, strict=True))
+            bound.override(providers.Object("overridden"))
+            assert bound() == "overridden"
+            bound.reset_override()
+            assert bound() is first
+        assert bound() is first and unbound() is not open_one
+        with impl.scope("outer"):  # the nearest scope of the name holds the instance
+            again = bound()
+            assert again is not first and bound() is again
+        assert bound() is first
+    assert len(seen_in_teardown) == 1 and "closed" in str(seen_in_teardown[0])
+
+
+def test_an_instance_whose_class_cannot_be_read_fails_as_it_did_when_made(impl):
+    """In async mode an instance is handed out as it is only if it is a future: a check that
+    raises, past the first resolve, raises from the resolve path, as it would have then."""
+    failing = False
+
+    class Opaque:
+        @property
+        def __class__(self):
+            if failing:
+                raise LookupError("no class today")
+            return Opaque
+
+    provider = impl.ContextLocalSingleton(Opaque)
+    provider.enable_async_mode()
+
+    async def main():
+        nonlocal failing
+        async with impl.scope():
+            made = await provider()
+            failing = True
+            with pytest.raises(LookupError, match="no class today"):
+                provider()
+            failing = False
+            assert await provider() is made
+
+    asyncio.run(main())
+
+
 def test_resolving_outside_a_scope_names_the_provider_and_the_fix(impl, provider):
     with pytest.raises(ScopeError) as info:
         provider()

@@ -298,6 +298,14 @@ static PyObject *__ds_done_new(PyObject *value, PyObject *loop) {
 static inline int __ds_is_done_future(PyObject *obj) { return Py_TYPE(obj) == __ds_done_type; }
 static inline PyObject *__ds_done_value(PyObject *obj) { return ((__ds_ready_object *)obj)->value; }
 
+/* Hands a new reference to Cython as an object it owns, without another increment. */
+static inline PyObject *__ds_owned(PyObject *reference) { return reference; }
+#ifdef Py_GIL_DISABLED
+#define __DS_FREE_THREADED 1
+#else
+#define __DS_FREE_THREADED 0
+#endif
+
 /* Vectorcall for the scoped providers: a call without arguments, the common case, reaches
    the resolve path without building an argument tuple and dict.
    A shortcut (CONTRIBUTING.md, "The rule for shortcuts"). It relies on PEP 590 as CPython

@@ -16,7 +16,7 @@ entry's event, a resource's caller), so the module declares ``freethreading_comp
 cimport cython
 from cpython.contextvars cimport PyContextVar_Set, get_value
 from cpython.exc cimport PyErr_Clear, PyErr_ExceptionMatches
-from cpython.list cimport PyList_AsTuple, PyList_New, PyList_SET_ITEM
+from cpython.list cimport PyList_AsTuple, PyList_GET_ITEM, PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
 from cpython.long cimport PyLong_FromVoidPtr
 from cpython.object cimport PyObject, PyObject_Call, PyObject_CallObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
@@ -106,6 +106,10 @@ cdef extern from "Python.h":
     bint PyGen_CheckExact(object obj)
     bint PyCoro_CheckExact(object obj)
     unsigned long PyThread_get_thread_ident()
+    int PyObject_IsInstance(object obj, object cls)  # checked by hand
+    int _context_var_get "PyContextVar_Get"(object var, PyObject* default, PyObject** value)
+    PyObject* _dict_get "PyDict_GetItemWithError"(PyObject* mapping, PyObject* key)
+    void Py_DECREF(object obj)
 
 
 cdef enum:
@@ -1375,14 +1379,76 @@ cdef inline object _ready_value(Scope scope, _ScopedProvider provider):
 
 
 cdef extern from "_scope_c.h":
+    object _owned "__ds_owned"(PyObject* reference)  # a new reference, taken over as it is
+    bint _FREE_THREADED "__DS_FREE_THREADED"
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline PyObject* _ready_entry(Scope scope, _ScopedProvider provider) noexcept:
+    """_ready_value's look-up, taking no references but one to the instance: a new reference,
+    or NULL. With the GIL, or under the scope's lock."""
+    cdef PyObject* item = NULL
+    cdef PyObject* entries
+    cdef PyObject* value
+    cdef Py_ssize_t i
+    if scope._state != ACTIVE or scope._entries is None:
+        return NULL
+    if scope._index is not None:  # _find
+        item = _dict_get(<PyObject*>scope._index, <PyObject*>provider._key)  # an int key: no error
+    else:
+        entries = <PyObject*>scope._entries
+        for i in range(PyList_GET_SIZE(<object>entries)):
+            if (<_Entry>PyList_GET_ITEM(<object>entries, i)).provider is provider:
+                item = PyList_GET_ITEM(<object>entries, i)
+                break
+    if item is NULL or (<_Entry>item).state != READY:
+        return NULL
+    value = <PyObject*>(<_Entry>item).value
+    Py_INCREF(<object>value)
+    return value
+
+
+cdef inline PyObject* _ready_in(Scope current, _ScopedProvider provider) noexcept:
+    """_ready_value from the current scope, for _cached: a new reference to the instance, or
+    NULL. The walk to the scope takes no references: the context holds the current scope, and
+    a scope its parent, set once when it is entered."""
+    cdef PyObject* at = <PyObject*>current
+    if provider._scope_name is not None:  # _named_scope
+        while not ((<Scope>at)._name is provider._scope_name or (<Scope>at)._name == provider._scope_name):
+            if (<Scope>at)._parent is None:
+                return NULL
+            at = <PyObject*>(<Scope>at)._parent
+    else:  # _open_scope
+        while (<Scope>at)._exclusive:
+            if (<Scope>at)._parent is None:
+                return NULL
+            at = <PyObject*>(<Scope>at)._parent
+    if _FREE_THREADED:  # a constant: the other build has no lock to take
+        with cython.critical_section(<Scope>at):
+            return _ready_entry(<Scope>at, provider)
+    return _ready_entry(<Scope>at, provider)
+
+
+cdef inline bint _is_future(obj) noexcept:
+    """isinstance(obj, asyncio.Future), False if the check fails (the resolve path then makes it
+    again, and raises)."""
+    cdef int found = PyObject_IsInstance(obj, _Future)
+    if found < 0:
+        PyErr_Clear()
+        return False
+    return found
+
+
+cdef extern from "_scope_c.h":
     void* __ds_vectorcall_address
     void __ds_enable_vectorcall(object type, Py_ssize_t offset, void* noargs)
 
 
 cdef object _call_noargs(_ScopedProvider provider):
-    value = provider._cached()
-    if value is not _NOT_CACHED:
-        return value
+    cdef PyObject* value = provider._cached()
+    if value is not NULL:
+        return _owned(value)
     return provider._call((), {})  # a dict of its own: dependency-injector may fill it
 
 
@@ -1422,30 +1488,30 @@ cdef class _ScopedProvider(Provider):
         """
         return self._call(args, kwargs)
 
-    cdef inline object _cached(self):
-        """The instance for this call in the scope it binds to, if ready, else _NOT_CACHED."""
-        cdef Scope scope
-        if self._last_overriding is None and not self._custom_provide:
-            scope = _get_current()
-            if self._scope_name is not None:
-                scope = _named_scope(scope, self._scope_name)
-            elif scope is not None and scope._exclusive:
-                scope = _open_scope(scope)
-            if scope is not None:
-                value = _ready_value(scope, self)
-                if value is not _NOT_CACHED:
-                    if self._async_mode == ASYNC_MODE_DISABLED:
-                        return value
-                    if self._async_mode == ASYNC_MODE_ENABLED and (
-                        _is_done_future(value) or isinstance(value, _Future)
-                    ):
-                        return value
-        return _NOT_CACHED
+    cdef inline PyObject* _cached(self) noexcept:
+        """The instance for this call, if ready in the scope it binds to and handed out as it is
+        (a new reference), else NULL: the resolve path then decides."""
+        cdef PyObject* found = NULL
+        cdef PyObject* value
+        if self._last_overriding is not None or self._custom_provide:
+            return NULL
+        if _context_var_get(_current_scope, NULL, &found) < 0:
+            return NULL  # it fails only for an object that is not a ContextVar
+        value = NULL if found == <PyObject*>None else _ready_in(<Scope>found, self)
+        Py_DECREF(<object>found)  # the variable's default, None, when no scope is current
+        if value is NULL or self._async_mode == ASYNC_MODE_DISABLED:
+            return value
+        if self._async_mode == ASYNC_MODE_ENABLED and (
+            _is_done_future(<object>value) or _is_future(<object>value)
+        ):
+            return value
+        Py_DECREF(<object>value)
+        return NULL
 
     cdef object _call(self, tuple args, dict kwargs):
-        value = self._cached()
-        if value is not _NOT_CACHED:
-            return value
+        cdef PyObject* value = self._cached()
+        if value is not NULL:
+            return _owned(value)
         if self._last_overriding is None:
             if self._custom_provide:
                 result = self._provide(args, kwargs)  # dispatches to the override
