@@ -237,19 +237,24 @@ def _set_index_from(Py_ssize_t count):
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef inline _Entry _find(Scope scope, _ScopedProvider provider):
-    """``provider``'s entry in ``scope``, or None; under the scope's lock, its entries set."""
-    cdef list entries = scope._entries
+cdef inline PyObject* _entry_of(Scope scope, _ScopedProvider provider) noexcept:
+    """``provider``'s entry in ``scope`` (a borrowed reference), or NULL; under the scope's lock,
+    its entries set."""
+    cdef PyObject* entries
     cdef Py_ssize_t index
-    cdef _Entry entry
     if scope._index is not None:
-        found = scope._index.get(provider._key)
-        return None if found is None else <_Entry>found
-    for index in range(len(entries)):
-        entry = <_Entry>entries[index]
-        if entry.provider is provider:
-            return entry
-    return None
+        return _dict_get(<PyObject*>scope._index, <PyObject*>provider._key)  # an int key: no error
+    entries = <PyObject*>scope._entries
+    for index in range(PyList_GET_SIZE(<object>entries)):
+        if (<_Entry>PyList_GET_ITEM(<object>entries, index)).provider is provider:
+            return PyList_GET_ITEM(<object>entries, index)
+    return NULL
+
+
+cdef inline _Entry _find(Scope scope, _ScopedProvider provider):
+    """_entry_of as an entry, or None."""
+    cdef PyObject* found = _entry_of(scope, provider)
+    return None if found is NULL else <_Entry>found
 
 
 cdef inline dict _index_for(Scope scope):
@@ -1349,33 +1354,7 @@ async def _teardown_async(list entries, Py_ssize_t last, exc, list errors):
     return errors
 
 
-cdef inline Scope _named_scope(Scope scope, str name):
-    while scope is not None and not (scope._name is name or scope._name == name):
-        scope = scope._parent
-    return scope
-
-
-cdef inline Scope _open_scope(Scope scope):
-    """The innermost scope that is not exclusive: where unbound providers live."""
-    while scope is not None and scope._exclusive:
-        scope = scope._parent
-    return scope
-
-
 cdef object _NOT_CACHED = object()
-
-
-cdef inline object _ready_value(Scope scope, _ScopedProvider provider):
-    """The instance of ``provider`` ready in ``scope``, or _NOT_CACHED: nothing is handed out once
-    the scope began closing. (The pure twin reads its instance table without a lock, a dict read
-    being atomic there, and drops the table when closing begins.)"""
-    cdef _Entry entry
-    with cython.critical_section(scope):
-        if scope._state == ACTIVE and scope._entries is not None:
-            entry = _find(scope, provider)
-            if entry is not None and entry.state == READY:
-                return entry.value
-    return _NOT_CACHED
 
 
 cdef extern from "_scope_c.h":
@@ -1383,47 +1362,56 @@ cdef extern from "_scope_c.h":
     bint _FREE_THREADED "__DS_FREE_THREADED"
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef inline PyObject* _ready_entry(Scope scope, _ScopedProvider provider) noexcept:
-    """_ready_value's look-up, taking no references but one to the instance: a new reference,
-    or NULL. With the GIL, or under the scope's lock."""
-    cdef PyObject* item = NULL
-    cdef PyObject* entries
-    cdef PyObject* value
-    cdef Py_ssize_t i
-    if scope._state != ACTIVE or scope._entries is None:
-        return NULL
-    if scope._index is not None:  # _find
-        item = _dict_get(<PyObject*>scope._index, <PyObject*>provider._key)  # an int key: no error
-    else:
-        entries = <PyObject*>scope._entries
-        for i in range(PyList_GET_SIZE(<object>entries)):
-            if (<_Entry>PyList_GET_ITEM(<object>entries, i)).provider is provider:
-                item = PyList_GET_ITEM(<object>entries, i)
-                break
-    if item is NULL or (<_Entry>item).state != READY:
-        return NULL
-    value = <PyObject*>(<_Entry>item).value
-    Py_INCREF(<object>value)
-    return value
-
-
-cdef inline PyObject* _ready_in(Scope current, _ScopedProvider provider) noexcept:
-    """_ready_value from the current scope, for _cached: a new reference to the instance, or
-    NULL. The walk to the scope takes no references: the context holds the current scope, and
-    a scope its parent, set once when it is entered."""
+cdef inline PyObject* _bound_scope(Scope current, _ScopedProvider provider) noexcept:
+    """The scope ``provider`` binds to, from ``current`` (a borrowed reference), or NULL: the
+    nearest of its name, or the innermost that is not exclusive, where unbound providers live.
+    The walk takes no references: the context holds the current scope, and a scope its parent,
+    set once when it is entered."""
     cdef PyObject* at = <PyObject*>current
-    if provider._scope_name is not None:  # _named_scope
+    if provider._scope_name is not None:
         while not ((<Scope>at)._name is provider._scope_name or (<Scope>at)._name == provider._scope_name):
             if (<Scope>at)._parent is None:
                 return NULL
             at = <PyObject*>(<Scope>at)._parent
-    else:  # _open_scope
+    else:
         while (<Scope>at)._exclusive:
             if (<Scope>at)._parent is None:
                 return NULL
             at = <PyObject*>(<Scope>at)._parent
+    return at
+
+
+cdef inline PyObject* _ready_entry(Scope scope, _ScopedProvider provider) noexcept:
+    """The instance of ``provider`` ready in ``scope`` (a new reference), or NULL: nothing is
+    handed out once the scope began closing. With the GIL, or under the scope's lock."""
+    cdef PyObject* entry
+    cdef PyObject* value
+    if scope._state != ACTIVE or scope._entries is None:
+        return NULL
+    entry = _entry_of(scope, provider)
+    if entry is NULL or (<_Entry>entry).state != READY:
+        return NULL
+    value = <PyObject*>(<_Entry>entry).value
+    Py_INCREF(<object>value)
+    return value
+
+
+cdef inline object _ready_value(Scope scope, _ScopedProvider provider):
+    """_ready_entry under the scope's lock, or _NOT_CACHED. (The pure twin reads its instance
+    table without a lock, a dict read being atomic there, and drops the table when closing
+    begins.)"""
+    cdef PyObject* value
+    with cython.critical_section(scope):
+        value = _ready_entry(scope, provider)
+    return _NOT_CACHED if value is NULL else _owned(value)
+
+
+cdef inline PyObject* _ready_in(Scope current, _ScopedProvider provider) noexcept:
+    """_ready_value from the current scope, for _cached: a new reference to the instance, or
+    NULL; with the GIL, no reference taken on the way."""
+    cdef PyObject* at = _bound_scope(current, provider)
+    if at is NULL:
+        return NULL
     if _FREE_THREADED:  # a constant: the other build has no lock to take
         with cython.critical_section(<Scope>at):
             return _ready_entry(<Scope>at, provider)
@@ -1548,10 +1536,12 @@ cdef class _ScopedProvider(Provider):
         return self._scope_name
 
     cdef Scope _scope_or_none(self):
-        cdef Scope scope = _get_current()
-        if self._scope_name is not None:
-            return _named_scope(scope, self._scope_name)
-        return _open_scope(scope)
+        cdef Scope current = _get_current()
+        cdef PyObject* bound
+        if current is None:
+            return None
+        bound = _bound_scope(current, self)
+        return None if bound is NULL else <Scope>bound
 
     cpdef object _provide(self, tuple args, dict kwargs):
         return self._resolve(self._scope_or_none(), args, kwargs)
